@@ -1,0 +1,87 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../model/model';
+
+/** What every attribution call receives. */
+export interface AttributionRequest {
+  model: Model;
+  /** One input, batch dimension 1, shape [1, ...model.input.shape], already preprocessed. */
+  input: tf.Tensor;
+  /** Class index whose logit is explained. */
+  target: number;
+  /** Reports progress as (done, total) units of work. */
+  onProgress?: (done: number, total: number) => void;
+  /** Checked between batches; a fired signal makes the call reject with CancelledError. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Several inputs attributed in one call (the noise tunnel's noisy samples): methods evaluate
+ * them together in batches sized by batching.ts instead of one pass per input.
+ */
+export interface BatchAttributionRequest {
+  model: Model;
+  /** N inputs, shape [N, ...model.input.shape], already preprocessed. */
+  inputs: tf.Tensor;
+  /** Class index whose logit is explained (the same for every input). */
+  target: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface BatchAttributionResult {
+  /** One attribution per input, stacked: [N, ...] (Grad-CAM: [N, 1, h, w]). Caller disposes. */
+  attributions: tf.Tensor;
+  /** Path methods: per input, sum(attribution) - (F(x) - F(baseline)). */
+  deltas?: number[];
+  /** Path methods: per input, F(x) - F(baseline). */
+  outputDifferences?: number[];
+}
+
+export interface AttributionResult {
+  /** Same shape as the input ([1, ...input.shape]) except Grad-CAM: [1, 1, h, w]. Caller disposes. */
+  attribution: tf.Tensor;
+  /** Path methods: sum(attribution) - (F(x) - F(baseline)). */
+  delta?: number;
+  /** F(x) - F(baseline) for path methods, for a relative delta. */
+  outputDifference?: number;
+}
+
+/** Options as parsed from the CLI or a request; each method reads and validates its own. */
+export interface MethodOptions {
+  steps?: number;
+  rule?: string;
+  /**
+   * 'zero' | 'blur' | 'blur:<sigma in pixels>' | 'uniform' | a tensor shaped like the input (with
+   * or without the batch dimension); occlusion also takes a number written as a string ('0.5').
+   */
+  baseline?: string | tf.Tensor;
+  window?: [number, number];
+  stride?: [number, number];
+  layer?: string;
+  abs?: boolean;
+  relu?: boolean;
+  upsample?: boolean;
+  noise?: 'smoothgrad' | 'smoothgrad_sq' | 'vargrad';
+  samples?: number;
+  stdev?: number;
+  seed?: number;
+  /** Upper bound on the number of inputs evaluated in one forward/backward pass. */
+  batchSize?: number;
+}
+
+export interface AttributionMethod {
+  id: string;
+  label: string;
+  /** Whether the result is (input - baseline) × something: such maps are weak under sanity checks. */
+  multipliesByInput: boolean;
+  /** Whether the result has a convergence delta (path methods). */
+  hasDelta: boolean;
+  /** Option names this method reads (others are rejected with an InputError). */
+  options: readonly (keyof MethodOptions)[];
+  attribute(request: AttributionRequest, options: MethodOptions): Promise<AttributionResult>;
+  /**
+   * Attributes N inputs in one call, batching the model passes across inputs. Optional: the
+   * noise tunnel falls back to one `attribute` call per sample for methods without it.
+   */
+  attributeBatch?(request: BatchAttributionRequest, options: MethodOptions): Promise<BatchAttributionResult>;
+}

@@ -1,0 +1,235 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'node:path';
+import { InputError } from '../../errors';
+import { Attributes } from './attributes';
+import { nodeError, type NodeInfo, type Prepared, type RunContext } from './op';
+import { isSupported, OPS } from './ops';
+import type { DimProto, ModelProto, ValueInfoProto } from './proto';
+import { hostTensor, type HostTensor } from './tensor-proto';
+
+/** Opsets of the default domain the engine accepts; 11–18 are the ones tested against exports. */
+export const MIN_OPSET = 9;
+export const MAX_OPSET = 20;
+
+export interface UnsupportedNode {
+  opType: string;
+  node: string;
+  domain: string;
+  opset: number;
+}
+
+export interface GraphInput {
+  name: string;
+  /** Dimension sizes, or the symbolic name of a dynamic dimension. */
+  dims: (number | string)[];
+}
+
+interface Constant {
+  host: HostTensor;
+  tensor: tf.Tensor;
+}
+
+function dims(info: ValueInfoProto): (number | string)[] {
+  const list: DimProto[] = info.type?.tensorType?.shape?.dim ?? [];
+  return list.map((d, i) => (d.dimValue !== undefined && d.dimValue > 0 ? Number(d.dimValue) : (d.dimParam ?? `d${i}`)));
+}
+
+export function defaultOpset(model: ModelProto): number | undefined {
+  const entry = model.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx');
+  return entry?.version !== undefined ? Number(entry.version) : undefined;
+}
+
+/** Nodes the engine cannot run, one per distinct op type (first node of each), without loading weights. */
+export function unsupportedNodes(model: ModelProto): UnsupportedNode[] {
+  const opset = defaultOpset(model) ?? 0;
+  const seen = new Map<string, UnsupportedNode>();
+  for (const n of model.graph?.node ?? []) {
+    const domain = n.domain && n.domain !== 'ai.onnx' ? n.domain : '';
+    const key = `${domain}:${n.opType}`;
+    if ((domain !== '' || !isSupported(n.opType)) && !seen.has(key)) {
+      const version = domain === '' ? opset : Number(model.opsetImport?.find((o) => o.domain === domain)?.version ?? 0);
+      seen.set(key, { opType: n.opType, node: n.name ?? '', domain, opset: version });
+    }
+  }
+  return [...seen.values()];
+}
+
+export function describeUnsupported(u: UnsupportedNode): string {
+  const op = u.domain ? `${u.domain}.${u.opType}` : u.opType;
+  return `'${op}' (node '${u.node}', opset ${u.opset})`;
+}
+
+/**
+ * An ONNX graph executed op by op with TensorFlow.js, differentiable w.r.t. its inputs.
+ * Initializers and Constant nodes become constant tensors owned by the graph.
+ */
+export class OnnxGraph {
+  readonly inputs: GraphInput[];
+  readonly outputs: GraphInput[];
+  readonly nodes: NodeInfo[];
+  private readonly constants = new Map<string, Constant>();
+  private readonly prepared = new Map<NodeInfo, Prepared>();
+
+  constructor(
+    model: ModelProto,
+    readonly file: string,
+    readonly opset: number,
+  ) {
+    const label = path.basename(file);
+    const graph = model.graph!;
+    const modelDir = path.dirname(file);
+    try {
+      for (const init of graph.initializer ?? []) this.addConstant(init.name ?? '', hostTensor(init, modelDir, label));
+      this.nodes = [];
+      for (const n of graph.node ?? []) {
+        const node: NodeInfo = {
+          name: n.name || `${n.opType}_${this.nodes.length}`,
+          opType: n.opType,
+          inputs: n.input ?? [],
+          outputs: n.output ?? [],
+          attrs: new Attributes(n.attribute),
+          opset,
+          file: label,
+        };
+        if (node.opType === 'Constant') {
+          this.addConstant(node.outputs[0], this.constantValue(node, modelDir));
+          continue;
+        }
+        this.nodes.push(node);
+        const def = OPS[node.opType];
+        const prepared = def.prepare?.(node, (i) => this.constants.get(node.inputs[i])?.host);
+        if (prepared) this.prepared.set(node, prepared);
+      }
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+    const isConstant = (v: ValueInfoProto) => this.constants.has(v.name);
+    this.inputs = (graph.input ?? []).filter((v) => !isConstant(v)).map((v) => ({ name: v.name, dims: dims(v) }));
+    this.outputs = (graph.output ?? []).map((v) => ({ name: v.name, dims: dims(v) }));
+  }
+
+  private addConstant(name: string, host: HostTensor): void {
+    const tensor = tf.tensor(host.values, host.shape, host.dtype);
+    this.constants.set(name, { host, tensor: tf.keep(tensor) });
+  }
+
+  private constantValue(node: NodeInfo, modelDir: string): HostTensor {
+    const a = node.attrs;
+    const t = a.tensor('value');
+    if (t) return hostTensor(t, modelDir, node.file);
+    const f = a.floats('value_floats');
+    if (f) return { dtype: 'float32', shape: [f.length], values: Float32Array.from(f) };
+    const i = a.ints('value_ints');
+    if (i) return { dtype: 'int32', shape: [i.length], values: Int32Array.from(i) };
+    if (a.has('value_float')) return { dtype: 'float32', shape: [], values: Float32Array.of(a.float('value_float', 0)) };
+    if (a.has('value_int')) return { dtype: 'int32', shape: [], values: Int32Array.of(a.int('value_int', 0)) };
+    throw nodeError(node, 'Constant without a supported value attribute');
+  }
+
+  isConstant(name: string): boolean {
+    return this.constants.has(name);
+  }
+
+  /** Runs nodes from `start`; stops after the node producing `stopAt` and returns its index. */
+  private run(values: Map<string, tf.Tensor>, start: number, stopAt?: string): number {
+    for (let k = start; k < this.nodes.length; k++) {
+      const node = this.nodes[k];
+      const inputs = node.inputs.map((name) => {
+        if (name === '') return undefined;
+        const v = values.get(name);
+        if (!v) throw nodeError(node, `input '${name}' is not produced by any earlier node`);
+        return v;
+      });
+      const ctx: RunContext = {
+        node,
+        inputs,
+        constant: (i) => this.constants.get(node.inputs[i])?.host,
+        ints: (i) => {
+          const c = this.constants.get(node.inputs[i]);
+          if (c) return Array.from(c.host.values);
+          const t = inputs[i];
+          return t ? Array.from(t.dataSync()) : undefined;
+        },
+        floats: (i) => {
+          const c = this.constants.get(node.inputs[i]);
+          if (c) return Array.from(c.host.values);
+          const t = inputs[i];
+          return t ? Array.from(t.dataSync()) : undefined;
+        },
+      };
+      let result: tf.Tensor | tf.Tensor[];
+      try {
+        result = OPS[node.opType].run(ctx, this.prepared.get(node));
+      } catch (err) {
+        if (err instanceof InputError) throw err;
+        throw nodeError(node, (err as Error).message);
+      }
+      const outs = Array.isArray(result) ? result : [result];
+      node.outputs.forEach((name, i) => {
+        if (name !== '' && outs[i]) values.set(name, outs[i]);
+      });
+      if (stopAt !== undefined && node.outputs.includes(stopAt)) return k;
+    }
+    if (stopAt !== undefined) throw new InputError(`${path.basename(this.file)}: no node produces '${stopAt}'`);
+    return this.nodes.length - 1;
+  }
+
+  private initialValues(feeds: Record<string, tf.Tensor>): Map<string, tf.Tensor> {
+    const values = new Map<string, tf.Tensor>();
+    for (const [name, c] of this.constants) values.set(name, c.tensor);
+    for (const input of this.inputs) {
+      const t = feeds[input.name];
+      if (!t) throw new InputError(`${path.basename(this.file)}: no value given for input '${input.name}'`);
+      values.set(input.name, t);
+    }
+    return values;
+  }
+
+  /**
+   * Evaluates the graph. Intermediate tensors are not disposed here: run inside tf.tidy (or tf.grad,
+   * whose tape needs them).
+   */
+  execute(feeds: Record<string, tf.Tensor>, outputs = this.outputs.map((o) => o.name)): tf.Tensor[] {
+    const values = this.initialValues(feeds);
+    this.run(values, 0);
+    return outputs.map((name) => {
+      const v = values.get(name);
+      if (!v) throw new InputError(`${path.basename(this.file)}: output '${name}' was not computed`);
+      return v;
+    });
+  }
+
+  /** Every value the graph computes for `feeds` (for activation-size estimates); inside tf.tidy. */
+  executeAll(feeds: Record<string, tf.Tensor>): Map<string, tf.Tensor> {
+    const values = this.initialValues(feeds);
+    this.run(values, 0);
+    for (const name of this.constants.keys()) values.delete(name);
+    return values;
+  }
+
+  /**
+   * Runs up to the node producing `output`; `rest(a)` runs the remaining nodes with `a` in place of
+   * that value, reusing everything computed before it.
+   */
+  splitAt(feeds: Record<string, tf.Tensor>, output: string, resultName = this.outputs[0].name) {
+    const values = this.initialValues(feeds);
+    const index = this.run(values, 0, output);
+    return {
+      activation: values.get(output)!,
+      rest: (a: tf.Tensor): tf.Tensor => {
+        const resumed = new Map(values);
+        resumed.set(output, a);
+        this.run(resumed, index + 1);
+        return resumed.get(resultName)!;
+      },
+    };
+  }
+
+  dispose(): void {
+    for (const c of this.constants.values()) c.tensor.dispose();
+    for (const p of this.prepared.values()) p.dispose();
+    this.constants.clear();
+    this.prepared.clear();
+  }
+}

@@ -1,0 +1,193 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { LensConfig } from '../../data/sidecar';
+import { InputError } from '../../errors';
+import type { InputSpec, LayerInfo, LayerSplit, Model } from '../model';
+import { defaultOpset, describeUnsupported, MAX_OPSET, MIN_OPSET, OnnxGraph, unsupportedNodes, type GraphInput } from './graph';
+import { decodeModelProto } from './proto';
+
+/** Node types worth offering as layers: parameterised layers and the activations after them. */
+const LAYER_TYPES = new Set([
+  'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'BatchNormalization', 'Relu', 'LeakyRelu', 'Elu', 'Clip', 'Sigmoid', 'Tanh',
+  'HardSigmoid', 'HardSwish', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Add', 'Mul', 'Concat', 'Flatten', 'ReduceMean', 'Softmax',
+]);
+
+class OnnxModel implements Model {
+  readonly format = 'onnx';
+  readonly layers: LayerInfo[];
+  activationBytesPerSample = 0;
+  numClasses = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly graph: OnnxGraph,
+    readonly input: InputSpec,
+    readonly labels: readonly string[] | undefined,
+    /** Batch size fixed by the export (no dynamic axis), if any. */
+    private readonly fixedBatch: number | undefined,
+  ) {
+    this.layers = graph.nodes
+      .filter((n) => LAYER_TYPES.has(n.opType))
+      .map((n) => ({ name: n.name, opType: n.opType, output: n.outputs[0], params: n.inputs.filter((i) => graph.isConstant(i)) }));
+  }
+
+  private checkInput(x: tf.Tensor): void {
+    const expected = this.input.shape;
+    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
+      throw new InputError(`${path.basename(this.path)}: input of shape [${x.shape}] does not match the model's [N,${expected}]`);
+    }
+  }
+
+  private asLogits(y: tf.Tensor, n: number): tf.Tensor2D {
+    if (y.shape[0] !== n || y.size % n !== 0) {
+      throw new InputError(`${path.basename(this.path)}: output of shape [${y.shape}] has no batch axis of size ${n}`);
+    }
+    return y.rank === 2 ? (y as tf.Tensor2D) : tf.reshape(y, [n, y.size / n]);
+  }
+
+  /** Exports without a dynamic batch axis take one sample per call; gradients flow through split/concat. */
+  private perSample<T extends tf.Tensor>(x: tf.Tensor, f: (xi: tf.Tensor) => T): T {
+    const n = x.shape[0];
+    if (this.fixedBatch === undefined || n === this.fixedBatch) return f(x);
+    if (this.fixedBatch !== 1) {
+      throw new InputError(`${path.basename(this.path)}: the model was exported with a fixed batch of ${this.fixedBatch}`);
+    }
+    return tf.concat(tf.split(x, n, 0).map(f), 0) as T;
+  }
+
+  logits(x: tf.Tensor): tf.Tensor2D {
+    this.checkInput(x);
+    return this.perSample(x, (xi) => this.asLogits(this.graph.execute({ [this.input.name]: xi })[0], xi.shape[0]));
+  }
+
+  split(x: tf.Tensor, layer: string): LayerSplit {
+    this.checkInput(x);
+    const info = this.layers.find((l) => l.name === layer || l.output === layer);
+    const output = info?.output ?? (this.graph.nodes.some((n) => n.outputs.includes(layer)) ? layer : undefined);
+    if (!output) {
+      const names = this.layers.map((l) => l.name).join(', ');
+      throw new InputError(`${path.basename(this.path)}: no layer '${layer}'; layers: ${names}`);
+    }
+    if (this.fixedBatch !== undefined && x.shape[0] !== this.fixedBatch) {
+      throw new InputError(`${path.basename(this.path)}: the model was exported with a fixed batch of ${this.fixedBatch}`);
+    }
+    const { activation, rest } = this.graph.splitAt({ [this.input.name]: x }, output);
+    return { activation, head: (a) => this.asLogits(rest(a), x.shape[0]) };
+  }
+
+  /** One batch-1 pass at load: checks that the graph runs, counts classes and activation memory. */
+  probe(): void {
+    tf.tidy(() => {
+      const x = tf.zeros([1, ...this.input.shape]);
+      const values = this.graph.executeAll({ [this.input.name]: x });
+      let bytes = 0;
+      for (const v of values.values()) if (v.dtype === 'float32') bytes += v.size * 4;
+      this.activationBytesPerSample = bytes;
+      this.numClasses = this.asLogits(values.get(this.graph.outputs[0].name)!, 1).shape[1];
+    });
+    if (this.labels && this.labels.length !== this.numClasses) {
+      throw new InputError(`${path.basename(this.path)}: sidecar has ${this.labels.length} labels but the model outputs ${this.numClasses} classes`);
+    }
+  }
+
+  dispose(): void {
+    this.graph.dispose();
+  }
+}
+
+/**
+ * Where the image sits in the model's input: layout, channels and size from the sidecar when given,
+ * else inferred from the declared input shape (a 1- or 3-channel axis next to the batch means NCHW).
+ */
+function inputSpec(file: string, input: GraphInput, config: LensConfig | undefined): { spec: InputSpec; fixedBatch?: number } {
+  const label = path.basename(file);
+  const [batch, ...rest] = input.dims;
+  const c = config?.input;
+  const known = (d: number | string | undefined): number | undefined => (typeof d === 'number' ? d : undefined);
+  const needSize = (what: string): never => {
+    throw new InputError(`${label}: the input's ${what} is not fixed in the model; set "input" in ${label}.lens.json`);
+  };
+  let layout: 'NCHW' | 'NHWC';
+  let channels: number;
+  let height: number;
+  let width: number;
+  let shape: number[];
+  if (rest.length === 3) {
+    const chw = c?.layout ? c.layout === 'NCHW' : known(rest[0]) === 1 || known(rest[0]) === 3 || !(known(rest[2]) === 1 || known(rest[2]) === 3);
+    layout = chw ? 'NCHW' : 'NHWC';
+    const [cd, hd, wd] = chw ? rest : [rest[2], rest[0], rest[1]];
+    channels = known(cd) ?? c?.channels ?? needSize('channel count');
+    height = known(hd) ?? c?.size?.[0] ?? needSize('height');
+    width = known(wd) ?? c?.size?.[1] ?? needSize('width');
+    shape = chw ? [channels, height, width] : [height, width, channels];
+  } else if (rest.length === 2 || rest.length === 1) {
+    // A model taking a flattened image ([N, D]) or a channel-less one ([N, H, W]).
+    layout = c?.layout ?? 'NCHW';
+    channels = c?.channels ?? 1;
+    const features = rest.map((d) => known(d) ?? needSize('size'));
+    const total = features.reduce((a, b) => a * b, 1);
+    const side = Math.round(Math.sqrt(total / channels));
+    [height, width] = rest.length === 2 ? features : (c?.size ?? (side * side * channels === total ? [side, side] : needSize('image size')));
+    if (height * width * channels !== total) {
+      throw new InputError(`${label}: input has ${total} features but the sidecar describes ${height}×${width}×${channels}`);
+    }
+    shape = features;
+  } else {
+    throw new InputError(`${label}: input '${input.name}' has rank ${input.dims.length}; expected an image input of rank 2 to 4`);
+  }
+  if (c?.size && (c.size[0] !== height || c.size[1] !== width)) {
+    throw new InputError(`${label}: sidecar size ${c.size[0]}×${c.size[1]} differs from the model's input ${height}×${width}`);
+  }
+  if (c?.channels && c.channels !== channels) {
+    throw new InputError(`${label}: sidecar says ${c.channels} channels, the model's input has ${channels}`);
+  }
+  const spec: InputSpec = {
+    name: input.name,
+    shape,
+    layout,
+    channels,
+    height,
+    width,
+    preprocessing: {
+      scale: c?.scale ?? 1 / 255,
+      mean: c?.mean ?? Array(channels).fill(0),
+      std: c?.std ?? Array(channels).fill(1),
+    },
+  };
+  return { spec, fixedBatch: known(batch) };
+}
+
+/** Loads an ONNX file into the engine's Model; every problem with the file is an InputError naming it. */
+export async function loadOnnxModel(file: string, config?: LensConfig): Promise<Model> {
+  const label = path.basename(file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    throw new InputError(`${file}: cannot read the model (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const proto = decodeModelProto(bytes, label);
+  const opset = defaultOpset(proto);
+  if (opset === undefined) throw new InputError(`${label}: no opset for the default ONNX domain`);
+  if (opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new InputError(`${label}: opset ${opset} is not supported (supported: ${MIN_OPSET}–${MAX_OPSET})`);
+  }
+  const unsupported = unsupportedNodes(proto);
+  if (unsupported.length > 0) {
+    throw new InputError(`${label}: unsupported ONNX operator${unsupported.length > 1 ? 's' : ''} ${unsupported.map(describeUnsupported).join(', ')}`);
+  }
+  const graph = new OnnxGraph(proto, file, opset);
+  try {
+    if (graph.inputs.length !== 1) {
+      throw new InputError(`${label}: the model has ${graph.inputs.length} inputs (${graph.inputs.map((i) => i.name).join(', ')}); one image input is supported`);
+    }
+    const { spec, fixedBatch } = inputSpec(file, graph.inputs[0], config);
+    const model = new OnnxModel(file, graph, spec, config?.labels, fixedBatch);
+    model.probe();
+    return model;
+  } catch (err) {
+    graph.dispose();
+    throw err;
+  }
+}
