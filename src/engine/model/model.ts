@@ -29,6 +29,8 @@ export interface LayerInfo {
   output: string;
   /** Names of the layer's parameters (initializers). */
   params: string[];
+  /** Shape of the layer's output without the batch dimension, when known. */
+  outputShape?: number[];
 }
 
 /**

@@ -85,6 +85,7 @@ class OnnxModel implements Model {
       for (const v of values.values()) if (v.dtype === 'float32') bytes += v.size * 4;
       this.activationBytesPerSample = bytes;
       this.numClasses = this.asLogits(values.get(this.graph.outputs[0].name)!, 1).shape[1];
+      for (const layer of this.layers) layer.outputShape = values.get(layer.output)?.shape.slice(1);
     });
     if (this.labels && this.labels.length !== this.numClasses) {
       throw new InputError(`${path.basename(this.path)}: sidecar has ${this.labels.length} labels but the model outputs ${this.numClasses} classes`);
@@ -138,6 +139,12 @@ function inputSpec(file: string, input: GraphInput, config: LensConfig | undefin
   }
   if (c?.size && (c.size[0] !== height || c.size[1] !== width)) {
     throw new InputError(`${label}: sidecar size ${c.size[0]}×${c.size[1]} differs from the model's input ${height}×${width}`);
+  }
+  for (const key of ['mean', 'std'] as const) {
+    const v = c?.[key];
+    if (v && v.length !== 1 && v.length !== channels) {
+      throw new InputError(`${label}.lens.json: input.${key} has ${v.length} values for a ${channels}-channel input`);
+    }
   }
   if (c?.channels && c.channels !== channels) {
     throw new InputError(`${label}: sidecar says ${c.channels} channels, the model's input has ${channels}`);

@@ -41,9 +41,10 @@ function softmax(x: tf.Tensor, ctx: RunContext): tf.Tensor {
   return tf.transpose(tf.softmax(tf.transpose(x, perm)), inverse);
 }
 
+/** relu(x) + alpha (exp(min(x, 0)) - 1): differentiable everywhere tfjs needs it (a where() would not be). */
 function elu(x: tf.Tensor, alpha: number): tf.Tensor {
   if (alpha === 1) return tf.elu(x);
-  return tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(x), 1)));
+  return tf.add(tf.relu(x), tf.mul(alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1)));
 }
 
 export const elementwiseOps: Record<string, OpDefinition> = {

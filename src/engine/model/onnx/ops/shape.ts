@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { axis, nodeError, required, type OpDefinition, type RunContext } from '../op';
+import { gatherAxis } from '../../../kernels/gather';
+import { stridedSlice, type AxisSlice } from '../../../kernels/strided-slice';
 import { engineDtype, hostTensor } from '../tensor-proto';
 
 /** Axes from the attribute (before `inputFrom`) or from input 1 (from that opset on). */
@@ -40,10 +42,7 @@ function slice(ctx: RunContext): tf.Tensor {
   const ends = requiredInts(ctx, 2, 'ends');
   const axes = ctx.inputs[3] ? ctx.ints(3)! : starts.map((_, i) => i);
   const steps = ctx.inputs[4] ? ctx.ints(4)! : starts.map(() => 1);
-  const begin = x.shape.map(() => 0);
-  const end = [...x.shape];
-  const strides = x.shape.map(() => 1);
-  let endMask = 0;
+  const plan: AxisSlice[] = x.shape.map((d) => ({ start: 0, step: 1, count: d, reversed: false }));
   axes.forEach((a0, i) => {
     const a = axis(a0, x.rank);
     const dim = x.shape[a];
@@ -54,17 +53,19 @@ function slice(ctx: RunContext): tf.Tensor {
     if (step > 0) {
       s = Math.min(Math.max(s, 0), dim);
       e = Math.min(Math.max(e, 0), dim);
+      plan[a] = { start: s, step, count: Math.max(Math.ceil((e - s) / step), 0), reversed: false };
     } else {
       s = Math.min(Math.max(s, 0), dim - 1);
       e = Math.min(Math.max(e, -1), dim - 1);
-      // An end of -1 here means "through index 0", which stridedSlice spells with the end mask.
-      if (e === -1) endMask |= 1 << a;
+      const count = Math.max(Math.ceil((s - e) / -step), 0);
+      // Taken in ascending order from the last position reached, then reversed.
+      plan[a] = { start: count > 0 ? s + (count - 1) * step : 0, step: -step, count, reversed: true };
     }
-    begin[a] = s;
-    end[a] = e;
-    strides[a] = step;
   });
-  return tf.stridedSlice(x, begin, end, strides, 0, endMask);
+  if (plan.every((p) => p.step === 1 && !p.reversed)) {
+    return tf.slice(x, plan.map((p) => p.start), plan.map((p) => p.count));
+  }
+  return stridedSlice(x, plan);
 }
 
 function gather(ctx: RunContext): tf.Tensor {
@@ -74,8 +75,9 @@ function gather(ctx: RunContext): tf.Tensor {
   const dim = x.shape[a];
   const values = ctx.ints(1)!.map((i) => (i < 0 ? i + dim : i));
   for (const v of values) if (v < 0 || v >= dim) throw nodeError(ctx.node, `index ${v} out of range for axis of size ${dim}`);
-  const idx = tf.tensor(values, indices.rank === 0 ? [1] : indices.shape, 'int32');
-  const y = tf.gather(x, idx, a);
+  const shape = indices.rank === 0 ? [1] : indices.shape;
+  // Shape arithmetic (int32) needs no gradient; float data does.
+  const y = x.dtype === 'float32' ? gatherAxis(x, values, shape, a) : tf.gather(x, tf.tensor(values, shape, 'int32'), a);
   return indices.rank === 0 ? tf.squeeze(y, [a]) : y;
 }
 
@@ -139,10 +141,29 @@ function pad(ctx: RunContext): tf.Tensor {
     grow.forEach(([b, e], i) => {
       if (b >= y.shape[i] || e >= y.shape[i]) throw nodeError(node, `reflect padding ${Math.max(b, e)} is not smaller than axis ${i} of size ${y.shape[i]}`);
     });
-    return tf.mirrorPad(y, grow, 'reflect');
+    return reflectPad(y, grow);
   }
   if (mode === 'edge') return edgePad(y, grow);
   throw nodeError(node, `unsupported pad mode '${mode}'`);
+}
+
+/** Reflect padding from slice, reverse and concat: tfjs's MirrorPad gradient is wrong (tested). */
+function reflectPad(x: tf.Tensor, grow: [number, number][]): tf.Tensor {
+  let y = x;
+  grow.forEach(([b, e], a) => {
+    if (b === 0 && e === 0) return;
+    const part = (from: number, count: number) => {
+      const begin = y.shape.map((_, i) => (i === a ? from : 0));
+      const size = y.shape.map((d, i) => (i === a ? count : d));
+      return tf.reverse(tf.slice(y, begin, size), [a]);
+    };
+    const parts: tf.Tensor[] = [];
+    if (b > 0) parts.push(part(1, b));
+    parts.push(y);
+    if (e > 0) parts.push(part(y.shape[a] - 1 - e, e));
+    y = tf.concat(parts, a);
+  });
+  return y;
 }
 
 function edgePad(x: tf.Tensor, grow: [number, number][]): tf.Tensor {
