@@ -58,6 +58,8 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto'): Pro
     throw new InputError(`unknown backend '${requested}': expected auto, ${BACKENDS.join(', ')}`);
   }
   if (requested === active) return active;
+  // Production mode skips debug checks and the cpu backend's console advert for tfjs-node.
+  tf.enableProdMode();
   const candidates = requested === 'auto' ? BACKENDS : [requested];
   for (const name of candidates) {
     if (await activate(name)) {

@@ -39,9 +39,14 @@ export function predict(model: Model, input: tf.Tensor, k = 5): Prediction[] {
     .slice(0, k);
 }
 
-/** The last layer with a spatial [C, h, w] output: Grad-CAM's usual choice, the last conv block. */
+/**
+ * Grad-CAM's usual choice, the last conv block: the last layer with a spatial [C, h, w] output,
+ * before any pooling that follows it (the finer map of the two).
+ */
 export function defaultGradcamLayer(model: Model): string | undefined {
-  const spatial = model.layers.filter((l) => l.outputShape?.length === 3 && l.outputShape[1] > 1 && l.outputShape[2] > 1);
+  const spatial = model.layers.filter(
+    (l) => l.outputShape?.length === 3 && l.outputShape[1] > 1 && l.outputShape[2] > 1 && !l.opType.endsWith('Pool'),
+  );
   return spatial.at(-1)?.name;
 }
 

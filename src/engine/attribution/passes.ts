@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../model/model';
+import { checkpoint, type Progress } from './common';
+
+/**
+ * Batched model evaluations shared by the methods. Inputs are produced and results consumed as
+ * flat Float32Arrays in plain JS, so only the model's own ops run on the backend: the
+ * arithmetic around them (interpolation, accumulation, averaging) is float64 JS, identical on
+ * every backend, and no tensor outlives its batch.
+ */
+export interface PassContext {
+  model: Model;
+  target: number;
+  signal?: AbortSignal;
+  /** Advanced by the number of inputs evaluated after each batch. */
+  progress?: Progress;
+}
+
+/** Produces inputs start..end-1 as one flat array of (end - start) samples. */
+export type MakeInputs = (start: number, end: number) => Float32Array;
+
+/** d logits[i, target] / d x[i] for every row i of x; same shape as x. Synchronous, tidy. */
+export function targetGradient(model: Model, x: tf.Tensor, target: number): tf.Tensor {
+  return tf.tidy(() => {
+    const f = (z: tf.Tensor): tf.Scalar => tf.sum(tf.slice(model.logits(z), [0, target], [-1, 1]));
+    return tf.grad(f)(x);
+  });
+}
+
+/** logits[:, target] for a batch x, shape [N]. Synchronous, tidy. */
+export function targetLogits(model: Model, x: tf.Tensor, target: number): tf.Tensor1D {
+  return tf.tidy(() => tf.reshape(tf.slice(model.logits(x), [0, target], [-1, 1]), [-1]) as tf.Tensor1D);
+}
+
+function batchTensor(model: Model, data: Float32Array, n: number): tf.Tensor {
+  return tf.tensor(data, [n, ...model.input.shape], 'float32');
+}
+
+/**
+ * Gradients of logits[:, target] for `count` inputs, `batchSize` per backward pass.
+ * `consume(start, end, grads)` receives the gradients of inputs start..end-1 (flat).
+ */
+export async function gradientPasses(
+  ctx: PassContext,
+  count: number,
+  batchSize: number,
+  make: MakeInputs,
+  consume: (start: number, end: number, grads: Float32Array) => void,
+): Promise<void> {
+  for (let start = 0; start < count; start += batchSize) {
+    await checkpoint(ctx.signal);
+    const end = Math.min(count, start + batchSize);
+    const x = batchTensor(ctx.model, make(start, end), end - start);
+    let grads: Float32Array;
+    try {
+      const g = targetGradient(ctx.model, x, ctx.target);
+      try {
+        grads = (await g.data()) as Float32Array;
+      } finally {
+        g.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+    consume(start, end, grads);
+    ctx.progress?.advance(end - start);
+  }
+}
+
+/**
+ * logits[:, target] for `count` inputs, `batchSize` per forward pass.
+ * `consume(start, end, values)` receives the target logits of inputs start..end-1.
+ */
+export async function forwardPasses(
+  ctx: PassContext,
+  count: number,
+  batchSize: number,
+  make: MakeInputs,
+  consume: (start: number, end: number, values: Float32Array) => void,
+): Promise<void> {
+  for (let start = 0; start < count; start += batchSize) {
+    await checkpoint(ctx.signal);
+    const end = Math.min(count, start + batchSize);
+    const x = batchTensor(ctx.model, make(start, end), end - start);
+    let values: Float32Array;
+    try {
+      const y = targetLogits(ctx.model, x, ctx.target);
+      try {
+        values = (await y.data()) as Float32Array;
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+    consume(start, end, values);
+    ctx.progress?.advance(end - start);
+  }
+}
+
+/** Target logits of a few whole inputs (flat, n samples), batched like forwardPasses. */
+export async function evaluateTargets(
+  ctx: PassContext,
+  data: Float32Array,
+  n: number,
+  batchSize: number,
+): Promise<Float64Array> {
+  const size = data.length / n;
+  const out = new Float64Array(n);
+  await forwardPasses(
+    { ...ctx, progress: undefined },
+    n,
+    batchSize,
+    (s, e) => data.subarray(s * size, e * size),
+    (s, _e, values) => out.set(values, s),
+  );
+  return out;
+}
+
+/**
+ * Gradients of logits[:, target] w.r.t. each of n inputs (flat data), batched for a backward
+ * pass; progress counts inputs.
+ */
+export async function inputGradients(
+  ctx: PassContext,
+  data: Float32Array,
+  n: number,
+  batchSize: number,
+): Promise<Float32Array> {
+  const size = data.length / n;
+  const out = new Float32Array(data.length);
+  await gradientPasses(
+    ctx,
+    n,
+    batchSize,
+    (s, e) => data.subarray(s * size, e * size),
+    (s, _e, grads) => out.set(grads, s * size),
+  );
+  return out;
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { parseNpy, toFloat32 } from '../../src/engine/data/npy';
+import { FIXTURES, REPO, relativeL2 } from './helpers/fixtures';
+
+/** The built CLI (npm test builds first), run as a user would. */
+const CLI = path.join(REPO, 'dist', 'cli.js');
+const MODEL = path.join(REPO, 'examples', 'mnist', 'digit_cnn.onnx');
+const SAMPLE = path.join(REPO, 'examples', 'mnist', 'samples', 'digit_7.png');
+const REFERENCE = path.join(FIXTURES, 'reference', 'digit_cnn');
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: REPO, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'lens-cli-'));
+}
+
+function npy(file: string): { shape: number[]; data: Float32Array } {
+  const arr = parseNpy(fs.readFileSync(file), file);
+  return { shape: arr.shape, data: toFloat32(arr) };
+}
+
+/** The last stderr line: the one error line the CLI prints on bad input. */
+function errorLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  return lines[lines.length - 1];
+}
+
+describe('attribution-lens CLI', () => {
+  it('prints help for itself and every command', () => {
+    assert.equal(cli('--help').code, 0);
+    for (const command of ['explain', 'models', 'demo']) {
+      const r = cli(command, '--help');
+      assert.equal(r.code, 0, command);
+      assert.match(r.stdout, new RegExp(`Usage: attribution-lens ${command}`));
+    }
+  });
+
+  it('explains a PNG sample and writes .npy, .png and .json that agree with PyTorch', () => {
+    const dir = tempDir();
+    const r = cli('explain', '--model', MODEL, '--input', SAMPLE, '--method', 'saliency', '--backend', 'wasm',
+      '--out', path.join(dir, 'a.npy'), '--out', path.join(dir, 'a.png'), '--out', path.join(dir, 'a.json'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /backend: wasm/);
+    const out = npy(path.join(dir, 'a.npy'));
+    assert.deepEqual(out.shape, [1, 1, 28, 28]);
+    const err = relativeL2(out.data, npy(path.join(REFERENCE, 'saliency.npy')).data);
+    assert.ok(err < 1e-4, `saliency vs PyTorch: ${err}`);
+    const png = fs.readFileSync(path.join(dir, 'a.png'));
+    assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from('PNG')]);
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'a.json'), 'utf8'));
+    assert.equal(summary.prediction.label, '7');
+    assert.equal(summary.target, 7);
+    assert.equal(summary.topK.length, 5);
+  });
+
+  it('reports integrated gradients with its completeness delta', () => {
+    const r = cli('explain', '--model', MODEL, '--input', path.join(REPO, 'examples', 'mnist', 'samples', 'digit_7.npy'),
+      '--method', 'integrated_gradients', '--steps', '32', '--rule', 'riemann_trapezoid', '--backend', 'cpu');
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    const meta = JSON.parse(fs.readFileSync(path.join(REFERENCE, 'meta.json'), 'utf8'));
+    assert.ok(Math.abs(summary.delta - meta.ig.riemann_trapezoid.delta) < 1e-2, `delta ${summary.delta}`);
+    assert.ok(Math.abs(summary.attribution.sum - summary.outputDifference - summary.delta) < 1e-3);
+  });
+
+  it('exits 2 with one line naming the file for a corrupt model', () => {
+    const r = cli('explain', '--model', path.join(FIXTURES, 'ops', 'bad_truncated.onnx'), '--input', SAMPLE);
+    assert.equal(r.code, 2);
+    assert.match(errorLine(r.stderr), /^error: bad_truncated\.onnx: not a valid ONNX model/);
+  });
+
+  it('exits 2 naming the unsupported operator, its node and opset', () => {
+    const r = cli('explain', '--model', path.join(FIXTURES, 'ops', 'bad_unsupported_op.onnx'), '--input', SAMPLE);
+    assert.equal(r.code, 2);
+    assert.match(errorLine(r.stderr), /unsupported ONNX operator 'FancyOp' \(node 'my_fancy_node', opset 13\)/);
+  });
+
+  it('exits 2 on bad options', () => {
+    const cases: [string[], RegExp][] = [
+      [['--method', 'nope'], /unknown method 'nope'/],
+      [['--steps', 'ten'], /--steps must be an integer/],
+      [['--window', '4by4', '--method', 'occlusion'], /--window must look like HxW/],
+      [['--frobnicate'], /frobnicate/],
+      [['--out', 'x.bmp'], /x\.bmp: --out must end in \.npy, \.png, \.json/],
+      [['--target', '12'], /target 12 is out of range/],
+      [['--backend', 'tensorflow'], /backend 'tensorflow' is not installed/],
+    ];
+    for (const [extra, pattern] of cases) {
+      const r = cli('explain', '--model', MODEL, '--input', SAMPLE, ...extra);
+      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+      assert.match(errorLine(r.stderr), pattern);
+    }
+  });
+
+  it('lists models with their inputs and unsupported operators', () => {
+    const r = cli('models', path.join(REPO, 'examples'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /mnist\/digit_cnn\.onnx/);
+    assert.match(r.stdout, /input {4}input \[[^,]+,1,28,28\]/);
+    assert.match(r.stdout, /unsupported operators: none/);
+    const bad = JSON.parse(cli('models', path.join(FIXTURES, 'ops'), '--json').stdout) as { file: string; summary?: { unsupported: string[] }; error?: string }[];
+    const fancy = bad.find((m) => m.file.endsWith('bad_unsupported_op.onnx'))!;
+    assert.deepEqual(fancy.summary!.unsupported, ["'FancyOp' (node 'my_fancy_node', opset 13)"]);
+    assert.match(bad.find((m) => m.file.endsWith('bad_not_onnx.onnx'))!.error!, /not a valid ONNX model/);
+  });
+
+  it('runs the demo: every sample with every method', () => {
+    const dir = tempDir();
+    const r = cli('demo', '--out', dir);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+    const samples = fs.readdirSync(path.join(REPO, 'examples', 'mnist', 'samples')).filter((f) => f.endsWith('.png'));
+    assert.equal(summary.rows.length, samples.length * 6);
+    for (const row of summary.rows) assert.ok(fs.existsSync(path.join(dir, row.png)), row.png);
+  });
+});
