@@ -95,6 +95,12 @@ export class OnnxGraph {
           this.addConstant(node.outputs[0], this.constantValue(node, modelDir));
           continue;
         }
+        if (!OPS[node.opType].prepare && node.inputs.every((i) => i === '' || this.constants.has(i))) {
+          // Folded once here: exporters route weights through Identity/Cast/Reshape nodes
+          // (deduplicated tensors), and ops read their weights as constants.
+          this.fold(node);
+          continue;
+        }
         this.nodes.push(node);
         const def = OPS[node.opType];
         const prepared = def.prepare?.(node, (i) => this.constants.get(node.inputs[i])?.host);
@@ -107,6 +113,21 @@ export class OnnxGraph {
     const isConstant = (v: ValueInfoProto) => this.constants.has(v.name);
     this.inputs = (graph.input ?? []).filter((v) => !isConstant(v)).map((v) => ({ name: v.name, dims: dims(v) }));
     this.outputs = (graph.output ?? []).map((v) => ({ name: v.name, dims: dims(v) }));
+  }
+
+  private fold(node: NodeInfo): void {
+    const values = new Map<string, tf.Tensor>();
+    for (const [name, c] of this.constants) values.set(name, c.tensor);
+    this.nodes.push(node);
+    const outputs = tf.tidy(() => {
+      this.run(values, this.nodes.length - 1);
+      return node.outputs.filter((o) => o !== '').map((o) => {
+        const t = values.get(o)!;
+        return { name: o, host: { dtype: t.dtype as HostTensor['dtype'], shape: t.shape, values: t.dataSync() as HostTensor['values'] } };
+      });
+    });
+    this.nodes.pop();
+    for (const o of outputs) this.addConstant(o.name, o.host);
   }
 
   private addConstant(name: string, host: HostTensor): void {
