@@ -139,6 +139,16 @@ test('channels are summed (signed) or their magnitudes summed (absolute), in eit
   }
 });
 
+test('pixels without attribution show the background, dimmed', () => {
+  const background = { width: 2, height: 1, data: Uint8Array.from([100, 150, 200, 255, 0, 0, 0, 255]) };
+  const img = renderHeatmap(Float32Array.from([0, 1]), { channels: 1, height: 1, width: 2, layout: 'NCHW' }, { signed: true, background, opacity: 0.5 });
+  const top = colormap('diverging', 1);
+  assert.deepEqual(pixels(img), [
+    [70, 70, 70, 255],
+    [...top.map((c) => Math.round(0.5 * c)), 255],
+  ]);
+});
+
 test('blends over the background shown in grayscale', () => {
   const background = { width: 2, height: 1, data: Uint8Array.from([100, 150, 200, 255, 0, 0, 0, 255]) };
   const map = Float32Array.from([1, 1]);
@@ -146,7 +156,7 @@ test('blends over the background shown in grayscale', () => {
   const top = colormap('sequential', 1);
   // Background luma: 0.299*100 + 0.587*150 + 0.114*200 = 140.75, and 0.
   assert.deepEqual(pixels(img), [
-    [...top.map((c) => Math.round(0.75 * 140.75 + 0.25 * c)), 255],
+    [...top.map((c) => Math.round(0.75 * 0.5 * 140.75 + 0.25 * c)), 255],
     [...top.map((c) => Math.round(0.25 * c)), 255],
   ]);
 });

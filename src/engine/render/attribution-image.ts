@@ -12,7 +12,7 @@ const MIN_DISPLAY_SIDE = 224;
  * non-negative ones on the sequential. A coarser map (Grad-CAM's h×w) is resized bilinearly to the
  * input's size first, as Grad-CAM visualisations do.
  */
-export function renderAttribution(model: Model, input: tf.Tensor, attribution: tf.Tensor, opacity = 0.5): RgbaImage {
+export function renderAttribution(model: Model, input: tf.Tensor, attribution: tf.Tensor, opacity?: number): RgbaImage {
   const { height, width, channels, layout } = model.input;
   const isInputShaped = attribution.size === input.size;
   const values = tf.tidy(() => {

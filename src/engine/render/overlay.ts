@@ -16,7 +16,11 @@ export interface HeatmapOptions {
   signed: boolean;
   /** The input as an image of the map's size, drawn in grayscale under the heatmap. */
   background?: RgbaImage;
-  /** Weight of the heatmap over the background, in [0, 1]; 0.5 as Captum's alpha_overlay. */
+  /**
+   * Weight of the heatmap over the background where the attribution is strongest, in [0, 1];
+   * each pixel's weight scales with its normalised magnitude, so pixels without attribution show
+   * the input itself. Default 0.75.
+   */
   opacity?: number;
   /** Percent of the total attribution mass treated as outliers and saturated; 2 as in Captum. */
   outlierPercentile?: number;
@@ -74,9 +78,12 @@ export function normalizeMap(map: Float32Array, signed: boolean, outlierPercenti
   return values.map((v) => Math.min(1, Math.max(-1, v / threshold)));
 }
 
+/** The input is drawn at this brightness under the heatmap, so that colours on bright strokes stay visible. */
+export const BACKGROUND_DIMMING = 0.5;
+
 /** Colours an attribution map, optionally over its input in grayscale, as an RGBA image. */
 export function renderHeatmap(attr: Float32Array, shape: MapShape, options: HeatmapOptions): RgbaImage {
-  const { signed, background, opacity = 0.5, outlierPercentile = 2, upscale = 1 } = options;
+  const { signed, background, opacity = 0.75, outlierPercentile = 2, upscale = 1 } = options;
   if (!(opacity >= 0 && opacity <= 1)) throw new InputError(`overlay opacity must be between 0 and 1, got ${opacity}`);
   if (!Number.isInteger(upscale) || upscale < 1) throw new InputError(`upscale must be a whole number ≥ 1, got ${upscale}`);
   const { width, height } = shape;
@@ -90,9 +97,11 @@ export function renderHeatmap(attr: Float32Array, shape: MapShape, options: Heat
   for (let p = 0; p < width * height; p++) {
     const color = signed ? colormap('diverging', (normalized[p] + 1) / 2) : colormap('sequential', normalized[p]);
     const gray = background
-      ? LUMA_WEIGHTS[0] * background.data[4 * p] + LUMA_WEIGHTS[1] * background.data[4 * p + 1] + LUMA_WEIGHTS[2] * background.data[4 * p + 2]
+      ? BACKGROUND_DIMMING *
+        (LUMA_WEIGHTS[0] * background.data[4 * p] + LUMA_WEIGHTS[1] * background.data[4 * p + 1] + LUMA_WEIGHTS[2] * background.data[4 * p + 2])
       : 0;
-    for (let k = 0; k < 3; k++) small[4 * p + k] = Math.round((1 - alpha) * gray + alpha * color[k]);
+    const a = background ? alpha * Math.abs(normalized[p]) : 1;
+    for (let k = 0; k < 3; k++) small[4 * p + k] = Math.round((1 - a) * gray + a * color[k]);
     small[4 * p + 3] = 255;
   }
   return enlarge({ width, height, data: small }, upscale);
