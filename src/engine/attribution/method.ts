@@ -35,6 +35,26 @@ export interface BatchAttributionResult {
   deltas?: number[];
   /** Path methods: per input, F(x) - F(baseline). */
   outputDifferences?: number[];
+  /** Boundary methods (boundary_ig, boundary_normal): per input, the decision-boundary point used. */
+  boundaries?: BoundaryInfo[];
+}
+
+/**
+ * The decision-boundary point a boundary method used (src/engine/adversarial/boundary-search.ts):
+ * the closest point found where the model's top class changes.
+ */
+export interface BoundaryInfo {
+  /** Always true in a result: a method whose search finds no point throws an InputError. */
+  found: boolean;
+  /** ‖x_b − x‖ in `norm`, in the model's input space (after preprocessing). */
+  distance: number;
+  norm: 'l2' | 'linf';
+  /** The ε of the PGD round that first crossed the boundary (before the refinement along the segment). */
+  epsilon: number;
+  /** The top class at x. */
+  originalClass: number;
+  /** The top class at x_b. */
+  crossedTo: number;
 }
 
 export interface AttributionResult {
@@ -44,6 +64,8 @@ export interface AttributionResult {
   delta?: number;
   /** F(x) - F(baseline) for path methods, for a relative delta. */
   outputDifference?: number;
+  /** Boundary methods: the decision-boundary point used as baseline (BIG) or where the normal is taken. */
+  boundary?: BoundaryInfo;
 }
 
 /** Options as parsed from the CLI or a request; each method reads and validates its own. */
@@ -58,6 +80,8 @@ export interface MethodOptions {
   window?: [number, number];
   stride?: [number, number];
   layer?: string;
+  /** ε-LRP's stabiliser (default 1e-9, Captum's). */
+  epsilon?: number;
   abs?: boolean;
   relu?: boolean;
   upsample?: boolean;
@@ -67,6 +91,22 @@ export interface MethodOptions {
   seed?: number;
   /** Upper bound on the number of inputs evaluated in one forward/backward pass. */
   batchSize?: number;
+  /** Boundary search (boundary_ig, boundary_normal): the norm of the distance to minimise (default 'l2'). */
+  norm?: 'l2' | 'linf';
+  /**
+   * Boundary search: increasing ε radii tried in turn, in the model's input space (default: a
+   * geometric schedule scaled to the model's valid input range, see boundary-search.ts).
+   */
+  epsilons?: number[];
+  /** Boundary search: PGD steps per ε (default 20). */
+  pgdSteps?: number;
+  /** Boundary search: PGD runs per ε, the first from x, the others from random points in the ε-ball (default 1). */
+  restarts?: number;
+  /**
+   * Boundary search: keep iterates within the valid input range (pixels 0..255 through the
+   * model's preprocessing). Default: when the input itself lies in that range.
+   */
+  clamp?: boolean;
 }
 
 export interface AttributionMethod {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Model } from '../model/model';
+import type { ActivationRule, Model } from '../model/model';
 import { checkpoint, type Progress } from './common';
 
 /**
@@ -14,15 +14,17 @@ export interface PassContext {
   signal?: AbortSignal;
   /** Advanced by the number of inputs evaluated after each batch. */
   progress?: Progress;
+  /** Modified-gradient rule for the backward passes (rules.ts); the plain gradient without one. */
+  rule?: ActivationRule;
 }
 
 /** Produces inputs start..end-1 as one flat array of (end - start) samples. */
 export type MakeInputs = (start: number, end: number) => Float32Array;
 
 /** d logits[i, target] / d x[i] for every row i of x; same shape as x. Synchronous, tidy. */
-export function targetGradient(model: Model, x: tf.Tensor, target: number): tf.Tensor {
+export function targetGradient(model: Model, x: tf.Tensor, target: number, rule?: ActivationRule): tf.Tensor {
   return tf.tidy(() => {
-    const f = (z: tf.Tensor): tf.Scalar => tf.sum(tf.slice(model.logits(z), [0, target], [-1, 1]));
+    const f = (z: tf.Tensor): tf.Scalar => tf.sum(tf.slice(model.logits(z, rule), [0, target], [-1, 1]));
     return tf.grad(f)(x);
   });
 }
@@ -53,7 +55,7 @@ export async function gradientPasses(
     const x = batchTensor(ctx.model, make(start, end), end - start);
     let grads: Float32Array;
     try {
-      const g = targetGradient(ctx.model, x, ctx.target);
+      const g = targetGradient(ctx.model, x, ctx.target, ctx.rule);
       try {
         grads = (await g.data()) as Float32Array;
       } finally {

@@ -1,14 +1,30 @@
 import { InputError } from '../errors';
+import { deconvnet } from './deconvnet';
+import { deeplift } from './deeplift';
 import { gradcam } from './gradcam';
+import { guidedBackprop } from './guided-backprop';
+import { guidedGradcam } from './guided-gradcam';
 import { inputXGradient } from './input-x-gradient';
 import { integratedGradients } from './integrated-gradients';
+import { lrpEpsilon } from './lrp-epsilon';
 import type { AttributionMethod, AttributionRequest, AttributionResult, MethodOptions } from './method';
 import { NOISE_OPTIONS, noiseTunnel } from './noise-tunnel';
 import { occlusion } from './occlusion';
 import { saliency } from './saliency';
 
 /** Every attribution method, by id. Adding a method: its file plus one line here. */
-export const METHODS: readonly AttributionMethod[] = [saliency, inputXGradient, integratedGradients, occlusion, gradcam];
+export const METHODS: readonly AttributionMethod[] = [
+  saliency,
+  inputXGradient,
+  integratedGradients,
+  occlusion,
+  gradcam,
+  lrpEpsilon,
+  deeplift,
+  guidedBackprop,
+  deconvnet,
+  guidedGradcam,
+];
 
 export function methodIds(): string[] {
   return METHODS.map((m) => m.id);

@@ -43,6 +43,47 @@ export interface LayerSplit {
   head(activation: tf.Tensor): tf.Tensor2D;
 }
 
+/** Where a rule applies: the node (by name) and its op type. */
+export interface RuleSite {
+  node: string;
+  opType: string;
+}
+
+/** Window geometry of a max pooling, in the NHWC layout the kernels use. */
+export interface PoolWindow {
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  pads: [[number, number], [number, number]];
+}
+
+/**
+ * A modified backward pass (PAPERS.md §2): the model runs its forward pass unchanged and asks the
+ * rule for every nonlinear operation, so the rule decides the derivative that backpropagation
+ * uses there. Linear operations (convolutions, dense layers, batch norm, average pooling, sums)
+ * keep their ordinary gradient. Rules act through tf.customGrad inside one call: nothing global
+ * changes, so concurrent requests cannot interfere.
+ */
+export interface ActivationRule {
+  /** Elementwise nonlinearity y = f(x); `derivative(x)` is f'(x). */
+  activation(site: RuleSite, x: tf.Tensor, f: (x: tf.Tensor) => tf.Tensor, derivative: (x: tf.Tensor) => tf.Tensor): tf.Tensor;
+  /** Softmax of x over `axes` (computed by f). */
+  softmax(site: RuleSite, x: tf.Tensor, f: (x: tf.Tensor) => tf.Tensor, axes: number[]): tf.Tensor;
+  /** Max pooling of x (NHWC) with the given window. */
+  maxPool(site: RuleSite, x: tf.Tensor4D, window: PoolWindow): tf.Tensor4D;
+  /**
+   * Product f(a, b) of two input-dependent tensors (elementwise Mul or MatMul). `gate` is the
+   * operand produced by a sigmoid-like gate or a softmax (attention), if one is.
+   */
+  product(site: RuleSite, a: tf.Tensor, b: tf.Tensor, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, gate: 0 | 1 | undefined): tf.Tensor;
+}
+
+/** The inputs every node received on one forward pass (DeepLIFT's reference activations). Owned by the caller. */
+export interface ActivationTrace {
+  inputs(node: string): tf.Tensor[];
+  dispose(): void;
+}
+
 /** One differentiable model, whatever file format it came from. */
 export interface Model {
   /** File the model was loaded from. */
@@ -54,8 +95,13 @@ export interface Model {
   readonly layers: readonly LayerInfo[];
   /** Estimated bytes of activations per sample for one forward pass, for sizing batches. */
   readonly activationBytesPerSample: number;
-  /** Class scores [N, numClasses] for a batch x of shape [N, ...input.shape]; differentiable w.r.t. x. */
-  logits(x: tf.Tensor): tf.Tensor2D;
+  /**
+   * Class scores [N, numClasses] for a batch x of shape [N, ...input.shape]; differentiable w.r.t.
+   * x, with the backward pass of every nonlinearity given by `rule` when one is passed.
+   */
+  logits(x: tf.Tensor, rule?: ActivationRule): tf.Tensor2D;
+  /** Runs x (batch 1) and keeps the inputs of every node, for rules that compare with a reference. */
+  trace(x: tf.Tensor): ActivationTrace;
   /** Runs x up to `layer` (a layer name or output name) and returns the split at it. */
   split(x: tf.Tensor, layer: string): LayerSplit;
   dispose(): void;

@@ -64,6 +64,11 @@ function toyModel(parts: ToyParts): ToyModel {
       calls.push(x.shape[0]);
       return parts.logits(x);
     },
+    // Toy models are written as plain tf ops, without rule sites: a rule changes nothing, which is
+    // exact for the linear ones (no nonlinearity to modify).
+    trace() {
+      return { inputs: () => [], dispose() {} };
+    },
     split(x, layer) {
       calls.push(x.shape[0]);
       if (!parts.split) throw new Error('toy model has no layers');

@@ -2,8 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { InputError } from '../../errors';
 import { Attributes } from './attributes';
-import { nodeError, type NodeInfo, type Prepared, type RunContext } from './op';
+import type { ActivationRule } from '../model';
+import { axis, nodeError, type NodeInfo, type Prepared, type RunContext } from './op';
 import { isSupported, OPS } from './ops';
+import { ACTIVATION_DERIVATIVES } from './ops/elementwise';
 import type { DimProto, ModelProto, ValueInfoProto } from './proto';
 import { hostTensor, type HostTensor } from './tensor-proto';
 
@@ -22,6 +24,15 @@ export interface GraphInput {
   name: string;
   /** Dimension sizes, or the symbolic name of a dynamic dimension. */
   dims: (number | string)[];
+}
+
+/** Producers whose output gates another tensor: sigmoid-like gates and attention weights. */
+const GATE_TYPES = new Set(['Sigmoid', 'HardSigmoid', 'Softmax']);
+
+interface RunOptions {
+  stopAt?: string;
+  rule?: ActivationRule;
+  observe?: (node: NodeInfo, inputs: (tf.Tensor | undefined)[]) => void;
 }
 
 interface Constant {
@@ -69,6 +80,10 @@ export class OnnxGraph {
   readonly nodes: NodeInfo[];
   private readonly constants = new Map<string, Constant>();
   private readonly prepared = new Map<NodeInfo, Prepared>();
+  /** Values that depend on the graph input through differentiable ops. */
+  private readonly dependent = new Set<string>();
+  /** Op type of the node producing each value. */
+  private readonly producers = new Map<string, string>();
 
   constructor(
     model: ModelProto,
@@ -113,6 +128,11 @@ export class OnnxGraph {
     const isConstant = (v: ValueInfoProto) => this.constants.has(v.name);
     this.inputs = (graph.input ?? []).filter((v) => !isConstant(v)).map((v) => ({ name: v.name, dims: dims(v) }));
     this.outputs = (graph.output ?? []).map((v) => ({ name: v.name, dims: dims(v) }));
+    for (const i of this.inputs) this.dependent.add(i.name);
+    for (const node of this.nodes) {
+      for (const o of node.outputs) this.producers.set(o, node.opType);
+      if (node.opType !== 'Shape' && node.inputs.some((i) => this.dependent.has(i))) node.outputs.forEach((o) => this.dependent.add(o));
+    }
   }
 
   private fold(node: NodeInfo): void {
@@ -152,8 +172,13 @@ export class OnnxGraph {
     return this.constants.has(name);
   }
 
-  /** Runs nodes from `start`; stops after the node producing `stopAt` and returns its index. */
-  private run(values: Map<string, tf.Tensor>, start: number, stopAt?: string): number {
+  /**
+   * Runs nodes from `start`; stops after the node producing `opts.stopAt` and returns its index.
+   * With a rule, nonlinear nodes on the input's gradient path run through it; `observe` sees every
+   * node's inputs.
+   */
+  private run(values: Map<string, tf.Tensor>, start: number, opts: RunOptions = {}): number {
+    const { stopAt, rule, observe } = opts;
     for (let k = start; k < this.nodes.length; k++) {
       const node = this.nodes[k];
       const inputs = node.inputs.map((name) => {
@@ -179,9 +204,10 @@ export class OnnxGraph {
           return t ? Array.from(t.dataSync()) : undefined;
         },
       };
+      observe?.(node, inputs);
       let result: tf.Tensor | tf.Tensor[];
       try {
-        result = OPS[node.opType].run(ctx, this.prepared.get(node));
+        result = rule && this.onGradientPath(node) ? this.runWithRule(rule, ctx) : OPS[node.opType].run(ctx, this.prepared.get(node));
       } catch (err) {
         if (err instanceof InputError) throw err;
         throw nodeError(node, (err as Error).message);
@@ -211,9 +237,9 @@ export class OnnxGraph {
    * Evaluates the graph. Intermediate tensors are not disposed here: run inside tf.tidy (or tf.grad,
    * whose tape needs them).
    */
-  execute(feeds: Record<string, tf.Tensor>, outputs = this.outputs.map((o) => o.name)): tf.Tensor[] {
+  execute(feeds: Record<string, tf.Tensor>, outputs = this.outputs.map((o) => o.name), rule?: ActivationRule): tf.Tensor[] {
     const values = this.initialValues(feeds);
-    this.run(values, 0);
+    this.run(values, 0, { rule });
     return outputs.map((name) => {
       const v = values.get(name);
       if (!v) throw new InputError(`${path.basename(this.file)}: output '${name}' was not computed`);
@@ -235,7 +261,7 @@ export class OnnxGraph {
    */
   splitAt(feeds: Record<string, tf.Tensor>, output: string, resultName = this.outputs[0].name) {
     const values = this.initialValues(feeds);
-    const index = this.run(values, 0, output);
+    const index = this.run(values, 0, { stopAt: output });
     return {
       activation: values.get(output)!,
       rest: (a: tf.Tensor): tf.Tensor => {
@@ -245,6 +271,56 @@ export class OnnxGraph {
         return resumed.get(resultName)!;
       },
     };
+  }
+
+  /** Whether gradients w.r.t. the graph input pass through this node (Shape outputs carry none). */
+  private onGradientPath(node: NodeInfo): boolean {
+    return this.dependent.has(node.outputs[0]);
+  }
+
+  private runWithRule(rule: ActivationRule, ctx: RunContext): tf.Tensor | tf.Tensor[] {
+    const { node } = ctx;
+    const def = OPS[node.opType];
+    const prepared = this.prepared.get(node);
+    const site = { node: node.name, opType: node.opType };
+    const x = ctx.inputs[0]!;
+    const derivative = ACTIVATION_DERIVATIVES[node.opType];
+    if (derivative) {
+      const f = (t: tf.Tensor) => def.run({ ...ctx, inputs: [t, ...ctx.inputs.slice(1)] }, prepared) as tf.Tensor;
+      return rule.activation(site, x, f, (t) => derivative(t, ctx));
+    }
+    if (node.opType === 'Softmax') {
+      const f = (t: tf.Tensor) => def.run({ ...ctx, inputs: [t] }, prepared) as tf.Tensor;
+      const a = axis(node.attrs.int('axis', node.opset < 13 ? 1 : -1), x.rank);
+      const axes = node.opset < 13 ? [...Array(x.rank).keys()].slice(a) : [a];
+      return rule.softmax(site, x, f, axes);
+    }
+    if ((node.opType === 'Mul' || node.opType === 'MatMul') && node.inputs.every((i) => this.dependent.has(i))) {
+      const f = (a: tf.Tensor, b: tf.Tensor) => def.run({ ...ctx, inputs: [a, b] }, prepared) as tf.Tensor;
+      const gate = node.inputs.findIndex((i) => GATE_TYPES.has(this.producers.get(i) ?? ''));
+      return rule.product(site, x, ctx.inputs[1]!, f, gate === -1 ? undefined : (gate as 0 | 1));
+    }
+    return def.run({ ...ctx, rule, site }, prepared);
+  }
+
+  /**
+   * Runs the graph and keeps the non-constant inputs of every node (for rules that need a
+   * reference pass); constants are left out (undefined). Every kept tensor is a fresh handle the
+   * caller disposes.
+   */
+  trace(feeds: Record<string, tf.Tensor>): Map<string, (tf.Tensor | undefined)[]> {
+    const kept = new Map<string, (tf.Tensor | undefined)[]>();
+    tf.tidy(() => {
+      const values = this.initialValues(feeds);
+      this.run(values, 0, {
+        observe: (node, inputs) =>
+          kept.set(
+            node.name,
+            inputs.map((t, i) => (t && !this.constants.has(node.inputs[i]) ? tf.keep(tf.clone(t)) : undefined)),
+          ),
+      });
+    });
+    return kept;
   }
 
   dispose(): void {

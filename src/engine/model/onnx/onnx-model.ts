@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { LensConfig } from '../../data/sidecar';
 import { InputError } from '../../errors';
-import type { InputSpec, LayerInfo, LayerSplit, Model } from '../model';
+import type { ActivationRule, ActivationTrace, InputSpec, LayerInfo, LayerSplit, Model } from '../model';
 import { defaultOpset, describeUnsupported, MAX_OPSET, MIN_OPSET, OnnxGraph, unsupportedNodes, type GraphInput } from './graph';
 import { decodeModelProto } from './proto';
 
@@ -56,9 +56,25 @@ class OnnxModel implements Model {
     return tf.concat(tf.split(x, n, 0).map(f), 0) as T;
   }
 
-  logits(x: tf.Tensor): tf.Tensor2D {
+  logits(x: tf.Tensor, rule?: ActivationRule): tf.Tensor2D {
     this.checkInput(x);
-    return this.perSample(x, (xi) => this.asLogits(this.graph.execute({ [this.input.name]: xi })[0], xi.shape[0]));
+    return this.perSample(x, (xi) => this.asLogits(this.graph.execute({ [this.input.name]: xi }, undefined, rule)[0], xi.shape[0]));
+  }
+
+  trace(x: tf.Tensor): ActivationTrace {
+    this.checkInput(x);
+    const kept = this.graph.trace({ [this.input.name]: x });
+    return {
+      inputs: (node) => {
+        const values = kept.get(node);
+        if (!values) throw new Error(`no traced values for node '${node}'`);
+        return values as tf.Tensor[];
+      },
+      dispose: () => {
+        for (const values of kept.values()) values.forEach((t) => t?.dispose());
+        kept.clear();
+      },
+    };
   }
 
   split(x: tf.Tensor, layer: string): LayerSplit {

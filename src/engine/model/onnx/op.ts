@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { ActivationRule, RuleSite } from '../model';
 import { InputError } from '../../errors';
 import type { Attributes } from './attributes';
 import type { HostTensor } from './tensor-proto';
@@ -31,6 +32,9 @@ export interface RunContext {
   ints(i: number): number[] | undefined;
   /** Float values of input i (scalars such as Clip's bounds). */
   floats(i: number): number[] | undefined;
+  /** A modified-gradient rule for ops that apply it themselves (MaxPool, which knows its window). */
+  rule?: ActivationRule;
+  site?: RuleSite;
 }
 
 export interface OpDefinition {

@@ -26,6 +26,34 @@ function clip(x: tf.Tensor, [min, max]: [number, number]): tf.Tensor {
   return x;
 }
 
+const positive = (x: tf.Tensor) => tf.cast(tf.greater(x, 0), 'float32');
+const between = (x: tf.Tensor, low: number, high: number) => tf.cast(tf.logicalAnd(tf.greater(x, low), tf.less(x, high)), 'float32');
+
+/**
+ * f'(x) of each elementwise nonlinearity, for modified-gradient rules that fall back to it (and
+ * that need it without differentiating f again). At kinks the one-sided value PyTorch uses.
+ */
+export const ACTIVATION_DERIVATIVES: Record<string, (x: tf.Tensor, ctx: RunContext) => tf.Tensor> = {
+  Relu: positive,
+  LeakyRelu: (x, ctx) => tf.where(tf.greater(x, 0), tf.onesLike(x), tf.fill(x.shape, ctx.node.attrs.float('alpha', 0.01))),
+  Elu: (x, ctx) => tf.where(tf.greater(x, 0), tf.onesLike(x), tf.mul(ctx.node.attrs.float('alpha', 1), tf.exp(tf.minimum(x, 0)))),
+  Sigmoid: (x) => {
+    const s = tf.sigmoid(x);
+    return tf.mul(s, tf.sub(1, s));
+  },
+  Tanh: (x) => tf.sub(1, tf.square(tf.tanh(x))),
+  HardSigmoid: (x, ctx) => {
+    const alpha = ctx.node.attrs.float('alpha', 0.2);
+    const z = tf.add(tf.mul(x, alpha), ctx.node.attrs.float('beta', 0.5));
+    return tf.mul(between(z, 0, 1), alpha);
+  },
+  HardSwish: (x) => tf.add(tf.mul(between(x, -3, 3), tf.add(tf.div(x, 3), 0.5)), tf.cast(tf.greaterEqual(x, 3), 'float32')),
+  Clip: (x, ctx) => {
+    const [min, max] = clipBounds(ctx);
+    return between(x, min, max);
+  },
+};
+
 /** Softmax before opset 13 flattens to 2-D at `axis` (default 1); from 13 on it is over one axis (default -1). */
 function softmax(x: tf.Tensor, ctx: RunContext): tf.Tensor {
   const rank = x.rank;

@@ -25,7 +25,8 @@ export const poolOps: Record<string, OpDefinition> = {
     run: (ctx) =>
       pooled(ctx, (x) => {
         const { win, size, ceil } = geometry(x, ctx);
-        return maxPool(x, { ...win, pads: spatialPads(ctx.node, size, win, ceil) });
+        const window = { ...win, pads: spatialPads(ctx.node, size, win, ceil) };
+        return ctx.rule ? ctx.rule.maxPool(ctx.site!, x, window) : maxPool(x, window);
       }),
   },
   AveragePool: {
