@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MethodOptions } from '../engine/attribution/method';
+import { methodIds } from '../engine/attribution/registry';
 import { BACKENDS, initBackend } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { readSidecar } from '../engine/data/sidecar';
@@ -19,15 +20,13 @@ writes one heatmap PNG per sample and method plus summary.md and summary.json to
 (default demo-output).
 `;
 
-/** The demo's methods: every attribution method once, SmoothGrad as the noise tunnel around saliency. */
-const RUNS: { name: string; method: string; options: MethodOptions }[] = [
-  { name: 'saliency', method: 'saliency', options: {} },
-  { name: 'input_x_gradient', method: 'input_x_gradient', options: {} },
-  { name: 'integrated_gradients', method: 'integrated_gradients', options: { steps: 50 } },
-  { name: 'smoothgrad', method: 'saliency', options: { noise: 'smoothgrad', samples: 25, stdev: 0.15, seed: 0 } },
-  { name: 'occlusion', method: 'occlusion', options: { window: [4, 4], stride: [2, 2] } },
-  { name: 'gradcam', method: 'gradcam', options: {} },
-];
+/** The demo's runs: every registered method with its defaults, plus SmoothGrad as the noise tunnel around saliency. */
+export function demoRuns(): { name: string; method: string; options: MethodOptions }[] {
+  return [
+    ...methodIds().map((id) => ({ name: id, method: id, options: {} })),
+    { name: 'smoothgrad', method: 'saliency', options: { noise: 'smoothgrad', samples: 25, stdev: 0.15, seed: 0 } },
+  ];
+}
 
 interface Row {
   sample: string;
@@ -62,7 +61,7 @@ export async function runDemo(argv: string[], signal: AbortSignal): Promise<void
     for (const sample of samples) {
       const input = await loadInput(path.join(sidecar.samples, sample), model);
       try {
-        for (const run of RUNS) {
+        for (const run of demoRuns()) {
           const result = await explain({ model, input, method: run.method, options: run.options, signal });
           const png = path.join(out, path.basename(sample, '.png'), `${run.name}.png`);
           await fs.mkdir(path.dirname(png), { recursive: true });

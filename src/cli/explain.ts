@@ -33,9 +33,10 @@ Explains the model's prediction for one input with one attribution method.
   --steps N            integrated_gradients: number of steps (default 50)
   --rule R             integrated_gradients: ${QUADRATURE_RULES.join(', ')}
   --baseline B         zero | blur | uniform | FILE.npy (occlusion: also a number)
+  --epsilon E          lrp_epsilon: the stabiliser ε (default 1e-9)
   --window HxW         occlusion window (default 4x4 for small images)
   --stride HxW         occlusion stride
-  --layer NAME         gradcam: layer name or output (default: last conv block)
+  --layer NAME         gradcam, guided_gradcam: layer name or output (default: last conv block)
   --upsample           gradcam: resize the map to the input size
   --no-relu            gradcam: keep negative evidence
   --signed             saliency: signed gradient instead of its magnitude
@@ -116,6 +117,7 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
       steps: { type: 'string' },
       rule: { type: 'string' },
       baseline: { type: 'string' },
+      epsilon: { type: 'string' },
       window: { type: 'string' },
       stride: { type: 'string' },
       layer: { type: 'string' },
@@ -155,6 +157,7 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
       steps: parseNumber('steps', values.steps, true),
       rule: values.rule,
       baseline,
+      epsilon: parseNumber('epsilon', values.epsilon),
       window: parsePair('window', values.window),
       stride: parsePair('stride', values.stride),
       layer: values.layer,

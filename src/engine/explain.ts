@@ -68,7 +68,7 @@ export async function explain(request: ExplainRequest): Promise<Explanation> {
   const { model, input } = request;
   const method = getMethod(request.method);
   const options = { ...request.options };
-  if (method.id === 'gradcam' && options.layer === undefined) {
+  if ((method.id === 'gradcam' || method.id === 'guided_gradcam') && options.layer === undefined) {
     options.layer = defaultGradcamLayer(model);
   }
   const topK = predict(model, input, request.topK ?? 5);

@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { demoRuns } from '../../src/cli/demo';
+import { methodIds } from '../../src/engine/attribution/registry';
 import { parseNpy, toFloat32 } from '../../src/engine/data/npy';
 import { FIXTURES, REPO, relativeL2 } from './helpers/fixtures';
 
@@ -118,7 +120,8 @@ describe('attribution-lens CLI', () => {
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     const samples = fs.readdirSync(path.join(REPO, 'examples', 'mnist', 'samples')).filter((f) => f.endsWith('.png'));
-    assert.equal(summary.rows.length, samples.length * 6);
+    assert.equal(summary.rows.length, samples.length * demoRuns().length);
+    assert.deepEqual(new Set(summary.rows.map((r: { method: string }) => r.method)), new Set([...methodIds(), 'smoothgrad']));
     for (const row of summary.rows) assert.ok(fs.existsSync(path.join(dir, row.png)), row.png);
   });
 });

@@ -1,36 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
-import * as protobuf from 'protobufjs';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../../src/engine/backend';
 import { OnnxGraph } from '../../src/engine/model/onnx/graph';
-import { ONNX_PROTO } from '../../src/engine/model/onnx/onnx-proto';
 import { decodeModelProto } from '../../src/engine/model/onnx/proto';
+import { encodeModel as encode, floatTensor } from './helpers/onnx-builder';
 
 /**
  * Exporters route deduplicated weights through Identity nodes (seen in torchvision's
  * MobileNetV3, SqueezeNet, DenseNet and EfficientNet exports): a Conv whose bias and a
  * BatchNormalization whose statistics come from such nodes must still load and compute.
  */
-const modelType = protobuf.parse(ONNX_PROTO).root.lookupType('onnx.ModelProto');
-
-function floatTensor(name: string, dims: number[], values: number[]) {
-  return { name, dims, dataType: 1, floatData: values };
-}
-
-function encode(nodes: object[], initializers: object[], input: number[]): Uint8Array {
-  const valueInfo = (name: string, dims: number[]) => ({
-    name,
-    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
-  });
-  const model = {
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: { name: 'g', node: nodes, initializer: initializers, input: [valueInfo('X', input)], output: [valueInfo('Y', [])] },
-  };
-  return modelType.encode(modelType.fromObject(model)).finish();
-}
-
 describe('constant folding at load', () => {
   before(async () => {
     await initBackend('cpu');

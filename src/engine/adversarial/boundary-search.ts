@@ -38,6 +38,8 @@ export const DEFAULT_RESTARTS = 1;
 export const STEP_FACTOR = 2.5;
 /** Bisection stops when the bracket is this fraction of the segment x → PGD point. */
 export const REFINE_TOLERANCE = 1e-4;
+/** The search starts at the largest ε ≤ START_FACTOR × the linearized distance (see startIndices). */
+export const START_FACTOR = 0.5;
 /** Offset of the restarts' random stream from the user's seed. */
 const RESTART_SEED_OFFSET = 0xb0a7d;
 
@@ -327,15 +329,16 @@ export async function searchBoundaries(
   const random = new Random(settings.seed + RESTART_SEED_OFFSET);
   const best: (FlatBoundary | undefined)[] = new Array(n).fill(undefined);
   const bestPoint: (Float64Array | undefined)[] = new Array(n).fill(undefined);
+  // Per input: the schedule index of its next round, and the largest index known to fail.
+  const index = await startIndices(model, data, n, classes, settings, backward, signal);
+  const failed = new Int32Array(n).fill(-1);
   let active = Array.from({ length: n }, (_, i) => i);
 
-  for (const epsilon of epsilons) {
-    if (active.length === 0) break;
-    const step = (STEP_FACTOR * epsilon) / pgdSteps;
-    // Runs: rows of (input, restart).
-    let rows = active.flatMap((i) => Array.from({ length: restarts }, (_, r) => ({ input: i, restart: r })));
-    let current = rows.map(({ input, restart }) => startPoint(data, input * size, size, restart, epsilon, norm, random, clamp, bounds));
-    const stageBest = new Map<number, { distance: number; point: Float64Array; crossedTo: number }>();
+  while (active.length > 0) {
+    // Runs: rows of (input, restart), each at its input's current ε.
+    let rows = active.flatMap((i) => Array.from({ length: restarts }, (_, r) => ({ input: i, restart: r, epsilon: epsilons[index[i]] })));
+    let current = rows.map(({ input, restart, epsilon }) => startPoint(data, input * size, size, restart, epsilon, norm, random, clamp, bounds));
+    const hits = new Map<number, { distance: number; point: Float64Array; crossedTo: number }>();
 
     for (let t = 0; t <= pgdSteps && rows.length > 0; t++) {
       const batchData = new Float32Array(rows.length * size);
@@ -351,32 +354,44 @@ export async function searchBoundaries(
           // Crossed: keep the closest crossing iterate (as the model saw it: float32) and stop this run.
           const point = Float64Array.from(batchData.subarray(r * size, (r + 1) * size));
           const dist = distances(point, 0, data, row.input * size, size)[norm];
-          const prior = stageBest.get(row.input);
-          if (!prior || dist < prior.distance) stageBest.set(row.input, { distance: dist, point, crossedTo: top });
+          const prior = hits.get(row.input);
+          if (!prior || dist < prior.distance) hits.set(row.input, { distance: dist, point, crossedTo: top });
           return;
         }
         if (last || !evaluation.grads) return;
-        next.push(pgdStep(current[r], evaluation.grads, r * size, data, row.input * size, size, epsilon, step, norm, clamp, bounds));
+        const step = (STEP_FACTOR * row.epsilon) / pgdSteps;
+        next.push(pgdStep(current[r], evaluation.grads, r * size, data, row.input * size, size, row.epsilon, step, norm, clamp, bounds));
         nextRows.push(row);
       });
       rows = nextRows;
       current = next;
       if (!last) report(1);
     }
-    for (const [input, hit] of stageBest) {
-      bestPoint[input] = hit.point;
-      best[input] = {
-        found: true,
-        point: new Float32Array(0),
-        distance: { l2: 0, linf: 0 },
-        epsilon,
-        originalClass: classes[input],
-        crossedTo: hit.crossedTo,
-      };
-    }
-    active = active.filter((i) => !stageBest.has(i));
-    // Rounds skipped by the early exit count as done.
-    if (active.length === 0) report(total);
+
+    // Walk the schedule: down after a crossing (until the ε below is known to fail), up after a failure.
+    active = active.filter((i) => {
+      const hit = hits.get(i);
+      if (hit) {
+        bestPoint[i] = hit.point;
+        best[i] = {
+          found: true,
+          point: new Float32Array(0),
+          distance: { l2: 0, linf: 0 },
+          epsilon: epsilons[index[i]],
+          originalClass: classes[i],
+          crossedTo: hit.crossedTo,
+        };
+        if (index[i] - 1 > failed[i]) {
+          index[i] -= 1;
+          return true;
+        }
+        return false;
+      }
+      failed[i] = index[i];
+      if (best[i] || index[i] + 1 >= epsilons.length) return false;
+      index[i] += 1;
+      return true;
+    });
   }
 
   await refine(model, data, size, classes, best, bestPoint, forward, signal);
@@ -397,6 +412,45 @@ export async function searchBoundaries(
 }
 
 const fmt = (v: number): string => String(Number(v.toPrecision(5)));
+
+/**
+ * Where each input starts in the ε schedule: at the largest ε not above START_FACTOR times the
+ * first-order (linearized) distance to the boundary, margin / ‖∇ margin‖ (dual norm: L2 for L2,
+ * L1 for L∞), from one backward pass at x. The walk down the schedule after a crossing makes the
+ * result the same as a scan from the smallest ε (when crossing is monotone in ε); the estimate
+ * only skips rounds that would fail.
+ */
+async function startIndices(
+  model: Model,
+  data: Float32Array,
+  n: number,
+  classes: Int32Array,
+  settings: SearchSettings,
+  batch: number,
+  signal: AbortSignal | undefined,
+): Promise<Int32Array> {
+  const size = sampleSize(model);
+  const k = model.numClasses;
+  const { epsilons, norm } = settings;
+  const out = new Int32Array(n);
+  if (epsilons.length === 1) return out;
+  const { logits, grads } = await evaluateRows(model, data, n, classes, true, batch, signal);
+  for (let i = 0; i < n; i++) {
+    let margin = Infinity;
+    for (let j = 0; j < k; j++) if (j !== classes[i]) margin = Math.min(margin, logits[i * k + classes[i]] - logits[i * k + j]);
+    let dual = 0;
+    for (let d = 0; d < size; d++) {
+      const g = (grads as Float32Array)[i * size + d];
+      dual += norm === 'l2' ? g * g : Math.abs(g);
+    }
+    if (norm === 'l2') dual = Math.sqrt(dual);
+    const estimate = dual > 0 ? (START_FACTOR * margin) / dual : 0;
+    let j = 0;
+    while (j + 1 < epsilons.length && epsilons[j + 1] <= estimate) j++;
+    out[i] = j;
+  }
+  return out;
+}
 
 /** The first run starts at x; the others at a uniform point of the ε-ball (L∞) or a random point in it (L2). */
 function startPoint(
