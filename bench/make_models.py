@@ -6,7 +6,6 @@
 Writes into bench/out/:
   resnet18.onnx        torchvision resnet18() with torch.manual_seed(0) weights, eval mode,
                        opset 13, input "input" [N,3,224,224] (dynamic batch), output "logits" [N,1000]
-                       (Identity nodes on initializers are folded, see fold_identity_initializers)
   resnet18.pt          the same weights as a torch state_dict (bench/reference.py rebuilds the model)
   resnet18_input.npy   a seeded random float32 input [1,3,224,224] (standard normal, seed 1)
 """
@@ -14,37 +13,12 @@ import os
 import warnings
 
 import numpy as np
-import onnx
 import torch
 import torchvision
 
 warnings.filterwarnings("ignore")  # exporter TracerWarnings
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
-
-
-def fold_identity_initializers(path):
-    """The exporter deduplicates equal initializers and re-creates the copies as Identity nodes
-    (here: the all-zero biases that BatchNorm folding gives a freshly initialised ResNet). The
-    engine needs Conv biases as initializers, so each such Identity becomes a copy of its input.
-    The function computed is unchanged."""
-    m = onnx.load(path)
-    inits = {i.name: i for i in m.graph.initializer}
-    keep = []
-    for node in m.graph.node:
-        if node.op_type == "Identity" and node.input[0] in inits:
-            copy = onnx.TensorProto()
-            copy.CopyFrom(inits[node.input[0]])
-            copy.name = node.output[0]
-            m.graph.initializer.append(copy)
-        else:
-            keep.append(node)
-    folded = len(m.graph.node) - len(keep)
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
-    return folded
 
 
 def main():
@@ -63,8 +37,7 @@ def main():
         dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
         do_constant_folding=True,
     )
-    folded = fold_identity_initializers(onnx_path)
-    print(f"wrote resnet18.onnx, resnet18.pt, resnet18_input.npy into {OUT} ({folded} Identity nodes folded)")
+    print(f"wrote resnet18.onnx, resnet18.pt, resnet18_input.npy into {OUT}")
 
 
 if __name__ == "__main__":

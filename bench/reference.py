@@ -3,20 +3,19 @@
 
     /usr/bin/python3 bench/reference.py --model mnist --weights examples/mnist/digit_cnn.onnx \
         --input examples/mnist/samples/digit_7.npy --method integrated_gradients --steps 50 \
-        --batch 50 --warmup 1 --repeats 5 --map bench/out/ref.npy
+        --batch 50 --warmup 1 --repeats 5 --threads 2 --map bench/out/ref.npy
 
 Computes one attribution map with plain autograd (weights frozen, torch.autograd.grad w.r.t. the
 input only) in float32, times `repeats` runs after `warmup` untimed ones and prints one line of
-JSON. For the agreement check it then computes the map once more, untimed, on a float64 copy of
-the model and saves that as float32 .npy (--map): float32 rounding breaks MaxPool ties
+JSON. With --map, for the agreement check, it then computes the map once more, untimed, on a
+float64 copy of the model and saves that as float32 .npy: float32 rounding breaks MaxPool ties
 differently from float64 (see test/fixtures/reference/digit_cnn/meta.json), so the float64 map
 is the better reference; `f32_rel_l2` says how far the timed float32 map is from it.
 Methods, as Captum defines them:
   saliency              |d logits[target] / d x|
   integrated_gradients  (x - 0) * sum_k w_k grad(0 + a_k x), Gauss-Legendre (a_k, w_k), the steps
                         evaluated in batches of --batch, plus the convergence delta (two forwards)
-Threads: torch's default here is 1 (Debian's build), so the reference sets one thread per core
-unless BENCH_TORCH_THREADS says otherwise.
+Threads: --threads, default one per core (torch's own default is 1 with Debian's build).
 """
 import argparse
 import json
@@ -97,11 +96,12 @@ def main():
     p.add_argument("--batch", type=int, default=50, help="IG steps evaluated per backward pass")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--map", required=True, help="where to save the attribution map (.npy)")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--map", help="where to save the float64 attribution map (.npy)")
     args = p.parse_args()
 
     default_threads = torch.get_num_threads()
-    torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", os.cpu_count())))
+    torch.set_num_threads(args.threads)
     model = load_model(args.model, args.weights)
     x = torch.from_numpy(np.load(args.input).astype(np.float32))
     with torch.no_grad():
@@ -114,9 +114,11 @@ def main():
         attribution, delta = method(model, x, target, args)
         if i >= args.warmup:
             times.append((time.perf_counter() - start) * 1000)
-    exact, _ = method(load_model(args.model, args.weights).double(), x.double(), target, args)
-    np.save(args.map, exact.numpy().astype(np.float32))
-    f32_rel_l2 = float((attribution.double() - exact).norm() / exact.norm())
+    f32_rel_l2 = None
+    if args.map:
+        exact, _ = method(load_model(args.model, args.weights).double(), x.double(), target, args)
+        np.save(args.map, exact.numpy().astype(np.float32))
+        f32_rel_l2 = float((attribution.double() - exact).norm() / exact.norm())
     print(json.dumps({
         "median_ms": statistics.median(times),
         "times_ms": times,

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+const CORES = os.availableParallelism();
 
 const MODELS = {
   mnist: { onnx: 'examples/mnist/digit_cnn.onnx', weights: 'examples/mnist/digit_cnn.onnx', input: 'examples/mnist/samples/digit_7.npy' },
@@ -48,12 +49,13 @@ function ensureModels() {
   if (child.status !== 0) throw new Error('bench/make_models.py failed');
 }
 
-function reference(w, map) {
+/** PyTorch on `threads` threads; with `map`, also its float64 map for the agreement check. */
+function reference(w, threads, map) {
   const m = MODELS[w.model];
   return run(PYTHON, [
     'bench/reference.py', '--model', w.model, '--weights', m.weights, '--input', m.input, '--method', w.method,
-    '--steps', String(w.steps ?? 50), '--batch', String(w.torchBatch ?? 1),
-    '--warmup', String(w.warmup), '--repeats', String(w.repeats), '--map', map,
+    '--steps', String(w.steps ?? 50), '--batch', String(w.torchBatch ?? 1), '--threads', String(threads),
+    '--warmup', String(w.warmup), '--repeats', String(w.repeats), ...(map ? ['--map', map] : []),
   ]);
 }
 
@@ -81,15 +83,16 @@ function engine(w, backend, map) {
 }
 
 const fmtMs = (ms) => (ms === undefined ? '-' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 10 ? 1 : 2)} ms`);
-const fmt = (x, digits = 0) => (x === undefined || x === null ? '-' : x.toFixed(digits));
+const fmtRatio = (x) => (x === undefined ? '-' : `${x.toFixed(x >= 10 ? 0 : 1)}x`);
+const fmtMiB = (x) => (x === undefined ? '-' : `${x.toFixed(0)} MiB`);
 const fmtSci = (x) => (x === undefined || x === null ? '-' : x.toExponential(1));
 
 function table(rows) {
-  const header = ['workload', 'backend', 'runs', 'engine', 'pytorch', 'ratio', 'engine RSS MiB', 'torch RSS MiB', 'relL2 engine', 'relL2 torch32', 'batch e/t'];
+  const header = ['workload', 'backend', 'runs', 'engine', 'pytorch', 'ratio', 'pytorch 1T', 'ratio 1T', 'RSS engine', 'RSS torch', 'relL2', 'batch e/t'];
   const lines = rows.map((r) => [
-    r.workload, r.backend, `${r.warmup}+${r.repeats}`, r.error ? 'FAILED' : fmtMs(r.engine_ms), fmtMs(r.torch_ms),
-    r.ratio === undefined ? '-' : `${r.ratio.toFixed(1)}x`, fmt(r.engine_rss_mib), fmt(r.torch_rss_mib),
-    fmtSci(r.rel_l2), fmtSci(r.torch_f32_rel_l2), `${r.engine_batch ?? '-'}/${r.torch_batch ?? '-'}`,
+    r.workload, r.backend, `${r.warmup}+${r.repeats}`, r.error ? 'FAILED' : fmtMs(r.engine_ms), fmtMs(r.torch_ms), fmtRatio(r.ratio),
+    fmtMs(r.torch_1thread_ms), fmtRatio(r.ratio_1thread), fmtMiB(r.engine_rss_mib), fmtMiB(r.torch_rss_mib),
+    fmtSci(r.rel_l2), `${r.engine_batch ?? '-'}/${r.torch_batch ?? '-'}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -106,9 +109,12 @@ const rows = [];
 for (const w of WORKLOADS) {
   const name = `${w.model} ${w.method === 'saliency' ? 'saliency' : `IG-${w.steps}`}`;
   const map = path.join('bench', 'out', `ref_${w.model}_${w.method}.npy`);
-  console.log(`${name}: pytorch ...`);
-  const torch = reference(w, map);
+  console.log(`${name}: pytorch (${CORES} threads) ...`);
+  const torch = reference(w, CORES, map);
   if (torch.error) console.log(`  pytorch failed: ${torch.error}`);
+  console.log(`${name}: pytorch (1 thread) ...`);
+  const torch1 = reference(w, 1);
+  if (torch1.error) console.log(`  pytorch (1 thread) failed: ${torch1.error}`);
   for (const backend of w.backends) {
     console.log(`${name}: engine (${backend}) ...`);
     const e = torch.error ? { error: 'no reference', failures: [] } : engine(w, backend, map);
@@ -117,11 +123,13 @@ for (const w of WORKLOADS) {
       workload: name, backend: e.backend ?? backend, warmup: w.warmup, repeats: w.repeats,
       engine_ms: e.median_ms, torch_ms: torch.median_ms,
       ratio: e.median_ms !== undefined && torch.median_ms !== undefined ? e.median_ms / torch.median_ms : undefined,
+      torch_1thread_ms: torch1.median_ms,
+      ratio_1thread: e.median_ms !== undefined && torch1.median_ms !== undefined ? e.median_ms / torch1.median_ms : undefined,
       engine_rss_mib: e.max_rss_mib, torch_rss_mib: torch.max_rss_mib,
       rel_l2: e.rel_l2, torch_f32_rel_l2: torch.f32_rel_l2,
       engine_batch: e.batch_size, engine_batch_auto: e.batch_size_auto, torch_batch: torch.batch,
       target: { engine: e.target, torch: torch.target },
-      engine_times_ms: e.times_ms, torch_times_ms: torch.times_ms,
+      engine_times_ms: e.times_ms, torch_times_ms: torch.times_ms, torch_1thread_times_ms: torch1.times_ms,
       delta: { engine: e.delta, torch: torch.delta },
       torch_threads: torch.threads, torch_default_threads: torch.default_threads,
       error: e.error ?? torch.error, engine_failures: e.failures,
@@ -141,7 +149,10 @@ const results = {
 fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
 
 console.log('\n' + table(rows));
-console.log(`\nmedians; runs = warm-up + timed; ratio = engine / pytorch; pytorch on ${rows[0]?.torch_threads ?? '?'} threads`);
+console.log(
+  `\nmedians; runs = warm-up + timed; ratio = engine / pytorch on ${CORES} threads; 1T = pytorch on 1 thread;` +
+    ' RSS = peak of each process; relL2 = engine map vs pytorch float64 map',
+);
 for (const r of rows.filter((x) => x.engine_failures?.length)) {
   console.log(`${r.workload} (${r.backend}): the engine's automatic batch failed, batch ${r.engine_batch} used: ${r.engine_failures.join('; ')}`);
 }
