@@ -15,7 +15,7 @@ import { loadModel } from '../engine/model/load';
 import type { Model } from '../engine/model/model';
 import { renderAttribution } from '../engine/render/attribution-image';
 import { encodePng } from '../engine/render/png';
-import { oneOf, parseNumber, parsePair } from './options';
+import { oneOf, parseList, parseNumber, parsePair } from './options';
 import { progressReporter } from './progress';
 
 export const EXPLAIN_HELP = `Usage: attribution-lens explain --model M --input X [options]
@@ -32,7 +32,8 @@ Explains the model's prediction for one input with one attribution method.
                        JSON goes to stdout.
   --steps N            integrated_gradients: number of steps (default 50)
   --rule R             integrated_gradients: ${QUADRATURE_RULES.join(', ')}
-  --baseline B         zero | blur | uniform | FILE.npy (occlusion: also a number)
+  --baseline B         zero | blur | uniform | FILE.npy (occlusion: also a number;
+                       gradient_shap: FILE.npy may hold a set [K, ...input])
   --epsilon E          lrp_epsilon: the stabiliser ε (default 1e-9)
   --window HxW         occlusion window (default 4x4 for small images)
   --stride HxW         occlusion stride
@@ -40,9 +41,15 @@ Explains the model's prediction for one input with one attribution method.
   --upsample           gradcam: resize the map to the input size
   --no-relu            gradcam: keep negative evidence
   --signed             saliency: signed gradient instead of its magnitude
+  --norm N             boundary_ig, boundary_normal: l2 (default) or linf distance
+  --epsilons E1,E2,…   boundary search: the increasing PGD radii (default: scaled to the input range)
+  --pgd-steps N        boundary search: PGD steps per radius
+  --restarts N         boundary search: random restarts per radius (default 1)
+  --no-clamp           boundary search: do not clamp to the valid pixel range
   --noise T            wrap the method: ${NOISE_TYPES.join(', ')}
-  --samples N          noise samples (default 25)
-  --stdev F            noise stdev as a fraction of the input range (default 0.15)
+  --samples N          noise samples (default 25); gradient_shap: draws (default 50)
+  --stdev F            noise stdev as a fraction of the input range (default 0.15;
+                       gradient_shap: 0)
   --seed S             seed for noise and random baselines
   --batch-size N       largest batch per model pass (default: sized from memory)
   --top-k K            classes listed in the summary (default 5)
@@ -52,7 +59,8 @@ Explains the model's prediction for one input with one attribution method.
 
 const OUT_FORMATS = ['.npy', '.png', '.json'];
 
-async function baselineOption(value: string | undefined, model: Model): Promise<string | tf.Tensor | undefined> {
+/** A FILE.npy baseline as a tensor: one input ([1, ...] or without batch) or, with `allowSet`, a set [K, ...]. */
+async function baselineOption(value: string | undefined, model: Model, allowSet: boolean): Promise<string | tf.Tensor | undefined> {
   if (value === undefined || !value.toLowerCase().endsWith('.npy')) return value;
   let bytes: Uint8Array;
   try {
@@ -62,11 +70,14 @@ async function baselineOption(value: string | undefined, model: Model): Promise<
   }
   const arr = parseNpy(bytes, path.basename(value));
   const expected = model.input.shape;
-  const shape = arr.shape.length === expected.length + 1 && arr.shape[0] === 1 ? arr.shape.slice(1) : arr.shape;
-  if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
-    throw new InputError(`${path.basename(value)}: baseline of shape [${arr.shape}] does not fit the model's input [${expected}]`);
+  const single = arr.shape.length === expected.length && arr.shape.every((d, i) => d === expected[i]);
+  const batched = arr.shape.length === expected.length + 1 && expected.every((d, i) => arr.shape[i + 1] === d);
+  if (!single && !(batched && (allowSet || arr.shape[0] === 1))) {
+    throw new InputError(
+      `${path.basename(value)}: baseline of shape [${arr.shape}] does not fit the model's input [${expected}]${allowSet ? ` (or a set [K,${expected}])` : ''}`,
+    );
   }
-  return tf.tensor(toFloat32(arr), [1, ...expected]);
+  return tf.tensor(toFloat32(arr), single ? [1, ...expected] : arr.shape);
 }
 
 /** The JSON summary written by --out F.json and printed without --out. */
@@ -100,6 +111,7 @@ export function summarize(model: Model, inputFile: string, backend: string, resu
           relativeDelta: result.outputDifference ? Math.abs(result.delta) / Math.abs(result.outputDifference) : undefined,
         }
       : {}),
+    ...(result.boundary ? { boundary: { ...result.boundary, crossedToLabel: classLabel(model, result.boundary.crossedTo) } } : {}),
     timings: { attributionMs: Math.round(result.attributionMs * 10) / 10 },
   };
 }
@@ -124,6 +136,11 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
       upsample: { type: 'boolean' },
       'no-relu': { type: 'boolean' },
       signed: { type: 'boolean' },
+      norm: { type: 'string' },
+      epsilons: { type: 'string' },
+      'pgd-steps': { type: 'string' },
+      restarts: { type: 'string' },
+      'no-clamp': { type: 'boolean' },
       noise: { type: 'string' },
       samples: { type: 'string' },
       stdev: { type: 'string' },
@@ -151,7 +168,7 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
 
   const model = await loadModel(values.model);
   const input = await loadInput(values.input, model);
-  const baseline = await baselineOption(values.baseline, model);
+  const baseline = await baselineOption(values.baseline, model, values.method === 'gradient_shap');
   try {
     const options: MethodOptions = {
       steps: parseNumber('steps', values.steps, true),
@@ -164,6 +181,11 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
       upsample: values.upsample,
       relu: values['no-relu'] ? false : undefined,
       abs: values.signed ? false : undefined,
+      norm: oneOf('norm', values.norm, ['l2', 'linf'] as const),
+      epsilons: parseList('epsilons', values.epsilons),
+      pgdSteps: parseNumber('pgd-steps', values['pgd-steps'], true),
+      restarts: parseNumber('restarts', values.restarts, true),
+      clamp: values['no-clamp'] ? false : undefined,
       noise: oneOf('noise', values.noise, NOISE_TYPES),
       samples: parseNumber('samples', values.samples, true),
       stdev: parseNumber('stdev', values.stdev),

@@ -27,3 +27,9 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
   }
   return value as T;
 }
+
+/** "0.1,0.2,0.4" -> [0.1, 0.2, 0.4]. */
+export function parseList(name: string, value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  return value.split(',').map((part) => parseNumber(name, part.trim())!);
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attribute, getMethod } from './attribution/registry';
-import type { MethodOptions } from './attribution/method';
+import type { BoundaryInfo, MethodOptions } from './attribution/method';
 import { InputError } from './errors';
 import type { Model } from './model/model';
 
@@ -21,6 +21,8 @@ export interface Explanation {
   attribution: tf.Tensor;
   delta?: number;
   outputDifference?: number;
+  /** Boundary methods: the decision-boundary point used. */
+  boundary?: BoundaryInfo;
   attributionMs: number;
 }
 
@@ -86,6 +88,7 @@ export async function explain(request: ExplainRequest): Promise<Explanation> {
     attribution: result.attribution,
     delta: result.delta,
     outputDifference: result.outputDifference,
+    boundary: result.boundary,
     attributionMs: performance.now() - started,
   };
 }

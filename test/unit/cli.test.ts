@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { demoRuns } from '../../src/cli/demo';
 import { methodIds } from '../../src/engine/attribution/registry';
-import { parseNpy, toFloat32 } from '../../src/engine/data/npy';
+import { encodeNpy, parseNpy, toFloat32 } from '../../src/engine/data/npy';
 import { FIXTURES, REPO, relativeL2 } from './helpers/fixtures';
 
 /** The built CLI (npm test builds first), run as a user would. */
@@ -73,6 +73,29 @@ describe('attribution-lens CLI', () => {
     assert.ok(Math.abs(summary.attribution.sum - summary.outputDifference - summary.delta) < 1e-3);
   });
 
+  it('reports the decision-boundary point a boundary method used, across a different class', () => {
+    const r = cli('explain', '--model', MODEL, '--input', SAMPLE, '--method', 'boundary_ig', '--norm', 'linf', '--steps', '16', '--backend', 'wasm');
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.boundary.found, true);
+    assert.equal(summary.boundary.norm, 'linf');
+    assert.equal(summary.boundary.originalClass, 7);
+    assert.notEqual(summary.boundary.crossedTo, 7);
+    assert.ok(summary.boundary.distance > 0);
+  });
+
+  it('takes a set of baselines [K, ...] from a .npy for gradient_shap', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'set.npy');
+    fs.writeFileSync(file, encodeNpy(new Float32Array(3 * 28 * 28).map((_, i) => (i % 7) / 7), [3, 1, 28, 28]));
+    const r = cli('explain', '--model', MODEL, '--input', SAMPLE, '--method', 'gradient_shap', '--baseline', file, '--samples', '8');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).method, 'gradient_shap');
+    const wrong = cli('explain', '--model', MODEL, '--input', SAMPLE, '--method', 'integrated_gradients', '--baseline', file);
+    assert.equal(wrong.code, 2);
+    assert.match(errorLine(wrong.stderr), /set\.npy: baseline of shape \[3,1,28,28\] does not fit the model's input \[1,28,28\]/);
+  });
+
   it('exits 2 with one line naming the file for a corrupt model', () => {
     const r = cli('explain', '--model', path.join(FIXTURES, 'ops', 'bad_truncated.onnx'), '--input', SAMPLE);
     assert.equal(r.code, 2);
@@ -94,6 +117,8 @@ describe('attribution-lens CLI', () => {
       [['--out', 'x.bmp'], /x\.bmp: --out must end in \.npy, \.png, \.json/],
       [['--target', '12'], /target 12 is out of range/],
       [['--backend', 'tensorflow'], /backend 'tensorflow' is not installed/],
+      [['--method', 'boundary_ig', '--norm', 'l3'], /--norm must be one of l2, linf/],
+      [['--method', 'boundary_ig', '--epsilons', '0.1,x'], /--epsilons must be a number/],
     ];
     for (const [extra, pattern] of cases) {
       const r = cli('explain', '--model', MODEL, '--input', SAMPLE, ...extra);

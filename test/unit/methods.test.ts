@@ -193,7 +193,10 @@ describe('registry and option validation', () => {
   after(() => lin.dispose());
 
   test('lists the methods by id', () => {
-    assert.deepEqual(methodIds(), ['saliency', 'input_x_gradient', 'integrated_gradients', 'occlusion', 'gradcam']);
+    // The method ids of the CLI contract (shared/DESIGN.md), each registered once.
+    const contract = ['saliency', 'input_x_gradient', 'integrated_gradients', 'lrp_epsilon', 'deeplift', 'guided_backprop', 'deconvnet',
+      'guided_gradcam', 'occlusion', 'gradcam', 'gradient_shap', 'boundary_ig', 'boundary_normal'];
+    assert.deepEqual([...methodIds()].sort(), [...contract].sort());
     assert.equal(getMethod('integrated_gradients').hasDelta, true);
     assert.equal(getMethod('input_x_gradient').multipliesByInput, true);
     assert.ok(METHODS.every((m) => m.attributeBatch !== undefined));
@@ -239,7 +242,7 @@ describe('registry and option validation', () => {
     }
     await rejectsInput(
       attribute('lrp_magic', request),
-      "unknown method 'lrp_magic': expected one of saliency, input_x_gradient, integrated_gradients, occlusion, gradcam",
+      `unknown method 'lrp_magic': expected one of ${methodIds().join(', ')}`,
     );
     // undefined options count as absent
     validateOptions(getMethod('saliency'), { steps: undefined, abs: undefined });
@@ -348,7 +351,7 @@ describe('cancellation and progress', () => {
     const input = inputTensor(conv, inputData(conv, 3));
     const signal = AbortSignal.abort();
     for (const id of methodIds()) {
-      const options: MethodOptions = id === 'gradcam' ? { layer: 'pool1' } : {};
+      const options: MethodOptions = id === 'gradcam' || id === 'guided_gradcam' ? { layer: 'pool1' } : {};
       await expectTensorDelta(0, () => assert.rejects(attribute(id, { model: conv, input, target: 0, signal }, options), CancelledError));
     }
     await assert.rejects(

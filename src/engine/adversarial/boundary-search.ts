@@ -15,7 +15,11 @@ import type { InputSpec, Model } from '../model/model';
  *    top class at x): along the normalized gradient (L2) or its sign (L∞), each followed by the
  *    projection onto the ε-ball around x and, with `clamp`, onto the valid input range. A run stops
  *    at its first iterate whose top class differs from c (later iterates only move further out);
- *    the closest such iterate over the runs is kept. The search stops at the first ε that crosses.
+ *    the closest such iterate over the runs is kept. The result is that of the first ε of the
+ *    schedule whose round crosses. To skip rounds that cannot cross, the walk starts at the ε just
+ *    below half the linearized distance margin/‖∇margin‖ (one backward pass at x), goes up after a
+ *    failed round and down after a crossing one until the round below is known to fail
+ *    (startIndices): the same answer as a scan from the smallest ε when crossing is monotone in ε.
  * 2. Refinement: bisection on the segment from x to that iterate for the point closest to x that
  *    still crosses, to a precision of REFINE_TOLERANCE of the segment, then one tolerance further
  *    so that the point is clearly across (its margin is not at float32 rounding level). On a linear
@@ -185,18 +189,23 @@ function elementBounds(spec: InputSpec): { lo: Float64Array; hi: Float64Array } 
  */
 export function marginLossGradient(model: Model, x: tf.Tensor, classes: Int32Array): { grads: tf.Tensor; logits: tf.Tensor2D } {
   let logits: tf.Tensor2D | undefined;
-  const grads = tf.tidy(() => {
-    const mask = tf.cast(tf.oneHot(tf.tensor1d(classes, 'int32'), model.numClasses), 'bool');
-    const f = (z: tf.Tensor): tf.Scalar => {
-      const l = model.logits(z);
-      logits = tf.keep(tf.clone(l));
-      const own = tf.sum(tf.where(mask, l, tf.zerosLike(l)), 1);
-      const others = tf.max(tf.where(mask, tf.fill(l.shape, -Infinity), l), 1);
-      return tf.sum(tf.sub(others, own));
-    };
-    return tf.grad(f)(x);
-  });
-  return { grads, logits: logits as unknown as tf.Tensor2D };
+  try {
+    const grads = tf.tidy(() => {
+      const mask = tf.cast(tf.oneHot(tf.tensor1d(classes, 'int32'), model.numClasses), 'bool');
+      const f = (z: tf.Tensor): tf.Scalar => {
+        const l = model.logits(z);
+        logits = tf.keep(tf.clone(l)); // kept out of the tidy scopes; disposed by the caller
+        const own = tf.sum(tf.where(mask, l, tf.zerosLike(l)), 1);
+        const others = tf.max(tf.where(mask, tf.fill(l.shape, -Infinity), l), 1);
+        return tf.sum(tf.sub(others, own));
+      };
+      return tf.grad(f)(x);
+    });
+    return { grads, logits: logits as unknown as tf.Tensor2D };
+  } catch (err) {
+    (logits as tf.Tensor2D | undefined)?.dispose();
+    throw err;
+  }
 }
 
 interface Evaluation {
@@ -320,8 +329,9 @@ export async function searchBoundaries(
   }
   if (settings.clamp === true && !inside) {
     const { lo, hi } = validRange(model.input);
+    const ranges = [...new Set(lo.map((l, c) => `[${fmt(l)}, ${fmt(hi[c])}]`))];
     throw new InputError(
-      `clamp: the input lies outside the model's valid input range [${lo.map(fmt).join(', ')}] .. [${hi.map(fmt).join(', ')}] (pixels 0..255 through its preprocessing); set clamp to false`,
+      `clamp: the input lies outside the model's valid input range ${ranges.join(' / ')} (pixels 0..255 through its preprocessing); set clamp to false`,
     );
   }
   const clamp = settings.clamp ?? inside;
@@ -591,11 +601,18 @@ async function refine(
 
 // ---------------------------------------------------------------- public API
 
-function checkInputs(model: Model, inputs: tf.Tensor): number {
+function checkInputs(model: Model, inputs: tf.Tensor, single: boolean): number {
   const expected = model.input.shape;
   const shape = inputs.shape;
-  const ok = shape.length === expected.length + 1 && shape[0] >= 1 && expected.every((d, i) => shape[i + 1] === d);
-  if (!ok) throw new InputError(`input has shape ${formatShape(shape)}, the model expects ${formatShape(['N', ...expected])}`);
+  const ok =
+    shape.length === expected.length + 1 &&
+    shape[0] >= 1 &&
+    (!single || shape[0] === 1) &&
+    expected.every((d, i) => shape[i + 1] === d);
+  if (!ok) {
+    const want = formatShape([single ? 1 : 'N', ...expected]);
+    throw new InputError(`input has shape ${formatShape(shape)}, the model expects ${want}`);
+  }
   return shape[0];
 }
 
@@ -605,7 +622,7 @@ function checkInputs(model: Model, inputs: tf.Tensor): number {
  */
 export async function findBoundaries(model: Model, inputs: tf.Tensor, options: BoundarySearchOptions = {}): Promise<BoundarySearchResult[]> {
   const settings = searchSettings(model, options);
-  const n = checkInputs(model, inputs);
+  const n = checkInputs(model, inputs, false);
   const data = (await inputs.data()) as Float32Array;
   const flat = await searchBoundaries(model, data, n, settings, options);
   return flat.map((b) => ({
@@ -621,9 +638,7 @@ export async function findBoundaries(model: Model, inputs: tf.Tensor, options: B
 
 /** The closest decision-boundary point of one input [1, ...input shape]. */
 export async function findBoundary(model: Model, input: tf.Tensor, options: BoundarySearchOptions = {}): Promise<BoundarySearchResult> {
-  if (input.shape[0] !== 1 || checkInputs(model, input) !== 1) {
-    throw new InputError(`input has shape ${formatShape(input.shape)}, the model expects ${formatShape([1, ...model.input.shape])}`);
-  }
+  checkInputs(model, input, true);
   const [result] = await findBoundaries(model, input, options);
   return result;
 }

@@ -74,7 +74,8 @@ export interface MethodOptions {
   rule?: string;
   /**
    * 'zero' | 'blur' | 'blur:<sigma in pixels>' | 'uniform' | a tensor shaped like the input (with
-   * or without the batch dimension); occlusion also takes a number written as a string ('0.5').
+   * or without the batch dimension); occlusion also takes a number written as a string ('0.5');
+   * gradient_shap also takes a set of baselines [K, ...input shape] to draw from.
    */
   baseline?: string | tf.Tensor;
   window?: [number, number];
@@ -86,7 +87,9 @@ export interface MethodOptions {
   relu?: boolean;
   upsample?: boolean;
   noise?: 'smoothgrad' | 'smoothgrad_sq' | 'vargrad';
+  /** Noise tunnel: noisy samples (default 25); gradient_shap: draws (default 50). */
   samples?: number;
+  /** Gaussian noise σ as a fraction of the input's range (noise tunnel default 0.15; gradient_shap default 0). */
   stdev?: number;
   seed?: number;
   /** Upper bound on the number of inputs evaluated in one forward/backward pass. */

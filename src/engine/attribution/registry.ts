@@ -1,7 +1,10 @@
 import { InputError } from '../errors';
+import { boundaryIg } from './boundary-ig';
+import { boundaryNormal } from './boundary-normal';
 import { deconvnet } from './deconvnet';
 import { deeplift } from './deeplift';
 import { gradcam } from './gradcam';
+import { gradientShap } from './gradient-shap';
 import { guidedBackprop } from './guided-backprop';
 import { guidedGradcam } from './guided-gradcam';
 import { inputXGradient } from './input-x-gradient';
@@ -24,6 +27,9 @@ export const METHODS: readonly AttributionMethod[] = [
   guidedBackprop,
   deconvnet,
   guidedGradcam,
+  gradientShap,
+  boundaryIg,
+  boundaryNormal,
 ];
 
 export function methodIds(): string[] {
