@@ -9,6 +9,7 @@ import { methodIds } from '../engine/attribution/registry';
 import { BACKENDS, initBackend } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { encodeNpy, parseNpy, toFloat32 } from '../engine/data/npy';
+import { readUserFile } from '../engine/data/read-file';
 import { InputError } from '../engine/errors';
 import { classLabel, explain, type Explanation } from '../engine/explain';
 import { loadModel } from '../engine/model/load';
@@ -62,13 +63,7 @@ const OUT_FORMATS = ['.npy', '.png', '.json'];
 /** A FILE.npy baseline as a tensor: one input ([1, ...] or without batch) or, with `allowSet`, a set [K, ...]. */
 async function baselineOption(value: string | undefined, model: Model, allowSet: boolean): Promise<string | tf.Tensor | undefined> {
   if (value === undefined || !value.toLowerCase().endsWith('.npy')) return value;
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(value);
-  } catch (err) {
-    throw new InputError(`${value}: cannot read the baseline (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  const arr = parseNpy(bytes, path.basename(value));
+  const arr = parseNpy(await readUserFile(value, 'baseline'), path.basename(value));
   const expected = model.input.shape;
   const single = arr.shape.length === expected.length && arr.shape.every((d, i) => d === expected[i]);
   const batched = arr.shape.length === expected.length + 1 && expected.every((d, i) => arr.shape[i + 1] === d);

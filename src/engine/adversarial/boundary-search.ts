@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchSizeFor } from '../attribution/batching';
-import { booleanOption, checkpoint, formatShape, positiveInteger, sampleSize, seedOption } from '../attribution/common';
+import { booleanOption, checkpoint, formatShape, positiveInteger, sampleSize, seedOption, validateInputShape } from '../attribution/common';
 import { Random } from '../attribution/random';
 import { InputError } from '../errors';
 import type { InputSpec, Model } from '../model/model';
@@ -601,28 +601,13 @@ async function refine(
 
 // ---------------------------------------------------------------- public API
 
-function checkInputs(model: Model, inputs: tf.Tensor, single: boolean): number {
-  const expected = model.input.shape;
-  const shape = inputs.shape;
-  const ok =
-    shape.length === expected.length + 1 &&
-    shape[0] >= 1 &&
-    (!single || shape[0] === 1) &&
-    expected.every((d, i) => shape[i + 1] === d);
-  if (!ok) {
-    const want = formatShape([single ? 1 : 'N', ...expected]);
-    throw new InputError(`input has shape ${formatShape(shape)}, the model expects ${want}`);
-  }
-  return shape[0];
-}
-
 /**
  * The closest decision-boundary point of each input of a batch [N, ...input shape]; see the top
  * of this file. Never throws for an input without a crossing: its result has found = false.
  */
 export async function findBoundaries(model: Model, inputs: tf.Tensor, options: BoundarySearchOptions = {}): Promise<BoundarySearchResult[]> {
   const settings = searchSettings(model, options);
-  const n = checkInputs(model, inputs, false);
+  const n = validateInputShape(model, inputs, false);
   const data = (await inputs.data()) as Float32Array;
   const flat = await searchBoundaries(model, data, n, settings, options);
   return flat.map((b) => ({
@@ -638,7 +623,7 @@ export async function findBoundaries(model: Model, inputs: tf.Tensor, options: B
 
 /** The closest decision-boundary point of one input [1, ...input shape]. */
 export async function findBoundary(model: Model, input: tf.Tensor, options: BoundarySearchOptions = {}): Promise<BoundarySearchResult> {
-  checkInputs(model, input, true);
+  validateInputShape(model, input, true);
   const [result] = await findBoundaries(model, input, options);
   return result;
 }

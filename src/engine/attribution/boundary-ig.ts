@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
-import { attributeOneWithBoundary, BOUNDARY_SEARCH_OPTIONS, requestBoundaries } from './boundary-normal';
-import { positiveInteger, sampleSize } from './common';
+import { BOUNDARY_SEARCH_OPTIONS, requestBoundaries } from './boundary-normal';
+import { attributeOne, positiveInteger, sampleSize } from './common';
 import { DEFAULT_STEPS, integratedGradients } from './integrated-gradients';
 import type { AttributionMethod, BatchAttributionRequest, BatchAttributionResult, MethodOptions } from './method';
 import { DEFAULT_RULE, quadrature } from './quadrature';
@@ -77,6 +77,6 @@ export const boundaryIg: AttributionMethod = {
   multipliesByInput: true,
   hasDelta: true,
   options: ['steps', 'rule', ...BOUNDARY_SEARCH_OPTIONS, 'batchSize'],
-  attribute: (request, options) => attributeOneWithBoundary(boundaryIgBatch, request, options),
+  attribute: (request, options) => attributeOne(boundaryIgBatch, request, options),
   attributeBatch: boundaryIgBatch,
 };

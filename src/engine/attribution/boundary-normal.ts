@@ -2,11 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { marginLossGradient, searchBoundaries, searchSettings } from '../adversarial/boundary-search';
 import { InputError } from '../errors';
 import { batchSizeFor } from './batching';
-import { checkpoint, sampleSize, validateInputs } from './common';
+import { attributeOne, checkpoint, sampleSize, validateInputs } from './common';
 import type {
   AttributionMethod,
-  AttributionRequest,
-  AttributionResult,
   BatchAttributionRequest,
   BatchAttributionResult,
   BoundaryInfo,
@@ -75,23 +73,6 @@ export async function requestBoundaries(
   return { points, infos };
 }
 
-/** AttributionMethod.attribute of a boundary method: its batch function on N = 1, with the boundary. */
-export async function attributeOneWithBoundary(
-  batch: (request: BatchAttributionRequest, options: MethodOptions) => Promise<BatchAttributionResult>,
-  request: AttributionRequest,
-  options: MethodOptions,
-): Promise<AttributionResult> {
-  validateInputs(request.model, request.input, request.target, true);
-  const { model, input, target, onProgress, signal } = request;
-  const result = await batch({ model, inputs: input, target, onProgress, signal }, options);
-  return {
-    attribution: result.attributions,
-    ...(result.deltas ? { delta: result.deltas[0] } : {}),
-    ...(result.outputDifferences ? { outputDifference: result.outputDifferences[0] } : {}),
-    ...(result.boundaries ? { boundary: result.boundaries[0] } : {}),
-  };
-}
-
 async function boundaryNormalBatch(request: BatchAttributionRequest, options: MethodOptions): Promise<BatchAttributionResult> {
   const { model, target, signal } = request;
   let searchTotal = 0;
@@ -131,6 +112,6 @@ export const boundaryNormal: AttributionMethod = {
   multipliesByInput: false,
   hasDelta: false,
   options: [...BOUNDARY_SEARCH_OPTIONS, 'batchSize'],
-  attribute: (request, options) => attributeOneWithBoundary(boundaryNormalBatch, request, options),
+  attribute: (request, options) => attributeOne(boundaryNormalBatch, request, options),
   attributeBatch: boundaryNormalBatch,
 };

@@ -23,6 +23,15 @@ export function formatShape(shape: readonly (number | string)[]): string {
  * that `target` is a class index. Returns N.
  */
 export function validateInputs(model: Model, inputs: tf.Tensor, target: number, single: boolean): number {
+  const n = validateInputShape(model, inputs, single);
+  if (!Number.isInteger(target) || target < 0 || target >= model.numClasses) {
+    throw new InputError(`target ${target} is not a class index: expected an integer in 0..${model.numClasses - 1}`);
+  }
+  return n;
+}
+
+/** Checks that `inputs` is a batch of the model's input ([N, ...model.input.shape], N = 1 if `single`). Returns N. */
+export function validateInputShape(model: Model, inputs: tf.Tensor, single: boolean): number {
   const expected = model.input.shape;
   const shape = inputs.shape;
   const ok =
@@ -33,9 +42,6 @@ export function validateInputs(model: Model, inputs: tf.Tensor, target: number, 
   if (!ok) {
     const want = single ? formatShape([1, ...expected]) : formatShape(['N', ...expected]);
     throw new InputError(`input has shape ${formatShape(shape)}, the model expects ${want}`);
-  }
-  if (!Number.isInteger(target) || target < 0 || target >= model.numClasses) {
-    throw new InputError(`target ${target} is not a class index: expected an integer in 0..${model.numClasses - 1}`);
   }
   return shape[0];
 }
@@ -106,5 +112,6 @@ export async function attributeOne(
     attribution: result.attributions,
     ...(result.deltas ? { delta: result.deltas[0] } : {}),
     ...(result.outputDifferences ? { outputDifference: result.outputDifferences[0] } : {}),
+    ...(result.boundaries ? { boundary: result.boundaries[0] } : {}),
   };
 }

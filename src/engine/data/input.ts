@@ -1,26 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import type { Model } from '../model/model';
 import { decodeImage } from './image';
 import { parseNpy, toFloat32 } from './npy';
+import { readUserFile } from './read-file';
 import { imageToInput } from './preprocess';
-
-async function readBytes(file: string): Promise<Uint8Array> {
-  try {
-    return await fs.readFile(file);
-  } catch (err) {
-    throw new InputError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
 
 /**
  * The model input for a file, shape [1, ...model.input.shape]: a `.npy` array is taken as it is
  * (with or without the batch dimension); an image is preprocessed by the model's input spec.
  */
 export async function loadInput(file: string, model: Model): Promise<tf.Tensor> {
-  const bytes = await readBytes(file);
+  const bytes = await readUserFile(file, 'input');
   const label = path.basename(file);
   const expected = model.input.shape;
   if (path.extname(file).toLowerCase() === '.npy') {

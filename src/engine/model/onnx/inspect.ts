@@ -1,6 +1,5 @@
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { InputError } from '../../errors';
+import { readUserFile } from '../../data/read-file';
 import { defaultOpset, describeUnsupported, unsupportedNodes } from './graph';
 import { decodeModelProto, type ValueInfoProto } from './proto';
 
@@ -22,12 +21,7 @@ function shapeOf(v: ValueInfoProto): (number | string)[] {
 
 /** What a model file declares, without building it: for listings and for explaining why it won't load. */
 export async function inspectOnnx(file: string): Promise<OnnxSummary> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    throw new InputError(`${file}: cannot read the model (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const bytes = await readUserFile(file, 'model');
   const proto = decodeModelProto(bytes, path.basename(file));
   const graph = proto.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));

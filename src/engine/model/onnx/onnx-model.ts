@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { readUserFile } from '../../data/read-file';
 import type { LensConfig } from '../../data/sidecar';
 import { InputError } from '../../errors';
 import type { ActivationRule, ActivationTrace, InputSpec, LayerInfo, LayerSplit, Model } from '../model';
@@ -188,12 +188,7 @@ function inputSpec(file: string, input: GraphInput, config: LensConfig | undefin
 /** Loads an ONNX file into the engine's Model; every problem with the file is an InputError naming it. */
 export async function loadOnnxModel(file: string, config?: LensConfig): Promise<Model> {
   const label = path.basename(file);
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    throw new InputError(`${file}: cannot read the model (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const bytes = await readUserFile(file, 'model');
   const proto = decodeModelProto(bytes, label);
   const opset = defaultOpset(proto);
   if (opset === undefined) throw new InputError(`${label}: no opset for the default ONNX domain`);
