@@ -5,7 +5,7 @@ import { initBackend } from '../../src/engine/backend';
 import { CancelledError, InputError } from '../../src/engine/errors';
 import type { AttributionMethod, MethodOptions } from '../../src/engine/attribution/method';
 import { DEFAULT_SAMPLES, noiseTunnel } from '../../src/engine/attribution/noise-tunnel';
-import { Random } from '../../src/engine/attribution/random';
+import { Random } from '../../src/engine/random';
 import { attribute, getMethod } from '../../src/engine/attribution/registry';
 import {
   assertClose,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchSizeFor } from '../attribution/batching';
 import { booleanOption, checkpoint, formatShape, positiveInteger, sampleSize, seedOption, validateInputShape } from '../attribution/common';
-import { Random } from '../attribution/random';
+import { Random } from '../random';
 import { InputError } from '../errors';
 import type { InputSpec, Model } from '../model/model';
 

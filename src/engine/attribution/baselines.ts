@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
 import type { InputSpec } from '../model/model';
 import { formatShape } from './common';
-import { Random } from './random';
+import { Random } from '../random';
 
 /**
  * Baselines (reference inputs x') for path methods and occlusion:

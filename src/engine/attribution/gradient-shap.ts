@@ -6,7 +6,7 @@ import { batchSizeFor } from './batching';
 import { attributeOne, formatShape, positiveInteger, Progress, sampleSize, seedOption, validateInputs } from './common';
 import type { AttributionMethod, BatchAttributionRequest, BatchAttributionResult, MethodOptions } from './method';
 import { evaluateTargets, forwardPasses, gradientPasses } from './passes';
-import { Random } from './random';
+import { Random } from '../random';
 
 /**
  * GradientSHAP (Lundberg & Lee 2017) as Captum's GradientShap computes it

@@ -3,7 +3,7 @@ import { InputError } from '../errors';
 import { resolveBaseline } from './baselines';
 import { checkpoint, sampleSize, seedOption, positiveInteger, validateInputs } from './common';
 import type { AttributionMethod, AttributionRequest, AttributionResult, MethodOptions } from './method';
-import { Random } from './random';
+import { Random } from '../random';
 
 /**
  * Noise tunnel (Captum's NoiseTunnel) around any method: attribute `samples` copies of the input

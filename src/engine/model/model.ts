@@ -102,6 +102,18 @@ export interface Model {
   logits(x: tf.Tensor, rule?: ActivationRule): tf.Tensor2D;
   /** Runs x (batch 1) and keeps the inputs of every node, for rules that compare with a reference. */
   trace(x: tf.Tensor): ActivationTrace;
+  /**
+   * Layers whose parameters can be re-initialised (convolutions, dense layers, batch norms), in
+   * graph order: the order of the sanity checks' randomization, reversed for the cascading one.
+   */
+  readonly randomizableLayers: readonly string[];
+  /**
+   * A copy of the model with the parameters of `layers` re-initialised as the exporting framework
+   * would (PyTorch's reset_parameters: Kaiming-uniform weights and biases, batch norm reset), each
+   * layer from its own stream of `seed`, so a layer gets the same weights in every combination.
+   * The copy is independent: dispose it separately.
+   */
+  withRandomized(layers: readonly string[], seed: number): Model;
   /** Runs x up to `layer` (a layer name or output name) and returns the split at it. */
   split(x: tf.Tensor, layer: string): LayerSplit;
   dispose(): void;

@@ -69,6 +69,10 @@ function toyModel(parts: ToyParts): ToyModel {
     trace() {
       return { inputs: () => [], dispose() {} };
     },
+    randomizableLayers: [],
+    withRandomized() {
+      throw new Error('toy models have no parameters to randomize');
+    },
     split(x, layer) {
       calls.push(x.shape[0]);
       if (!parts.split) throw new Error('toy model has no layers');

@@ -85,10 +85,15 @@ export class OnnxGraph {
   /** Op type of the node producing each value. */
   private readonly producers = new Map<string, string>();
 
+  /**
+   * `overrides` replace constants by name (initializers or values folded at load): how a model
+   * copy with re-initialised layers is built.
+   */
   constructor(
     model: ModelProto,
     readonly file: string,
     readonly opset: number,
+    private readonly overrides: ReadonlyMap<string, HostTensor> = new Map(),
   ) {
     const label = path.basename(file);
     const graph = model.graph!;
@@ -107,7 +112,7 @@ export class OnnxGraph {
           file: label,
         };
         if (node.opType === 'Constant') {
-          this.addConstant(node.outputs[0], this.constantValue(node, modelDir));
+          this.addConstant(node.outputs[0], this.constantNodeValue(node, modelDir));
           continue;
         }
         if (!OPS[node.opType].prepare && node.inputs.every((i) => i === '' || this.constants.has(i))) {
@@ -150,12 +155,13 @@ export class OnnxGraph {
     for (const o of outputs) this.addConstant(o.name, o.host);
   }
 
-  private addConstant(name: string, host: HostTensor): void {
+  private addConstant(name: string, given: HostTensor): void {
+    const host = this.overrides.get(name) ?? given;
     const tensor = tf.tensor(host.values, host.shape, host.dtype);
     this.constants.set(name, { host, tensor: tf.keep(tensor) });
   }
 
-  private constantValue(node: NodeInfo, modelDir: string): HostTensor {
+  private constantNodeValue(node: NodeInfo, modelDir: string): HostTensor {
     const a = node.attrs;
     const t = a.tensor('value');
     if (t) return hostTensor(t, modelDir, node.file);
@@ -170,6 +176,11 @@ export class OnnxGraph {
 
   isConstant(name: string): boolean {
     return this.constants.has(name);
+  }
+
+  /** Host copy of a constant (initializer or folded value). */
+  constantValue(name: string): HostTensor | undefined {
+    return this.constants.get(name)?.host;
   }
 
   /**

@@ -5,7 +5,9 @@ import type { LensConfig } from '../../data/sidecar';
 import { InputError } from '../../errors';
 import type { ActivationRule, ActivationTrace, InputSpec, LayerInfo, LayerSplit, Model } from '../model';
 import { defaultOpset, describeUnsupported, MAX_OPSET, MIN_OPSET, OnnxGraph, unsupportedNodes, type GraphInput } from './graph';
-import { decodeModelProto } from './proto';
+import { decodeModelProto, type ModelProto } from './proto';
+import { hasParameters, reinitialize } from './reinitialize';
+import type { HostTensor } from './tensor-proto';
 
 /** Node types worth offering as layers: parameterised layers and the activations after them. */
 const LAYER_TYPES = new Set([
@@ -19,8 +21,11 @@ class OnnxModel implements Model {
   activationBytesPerSample = 0;
   numClasses = 0;
 
+  readonly randomizableLayers: string[];
+
   constructor(
     readonly path: string,
+    private readonly proto: ModelProto,
     private readonly graph: OnnxGraph,
     readonly input: InputSpec,
     readonly labels: readonly string[] | undefined,
@@ -30,6 +35,27 @@ class OnnxModel implements Model {
     this.layers = graph.nodes
       .filter((n) => LAYER_TYPES.has(n.opType))
       .map((n) => ({ name: n.name, opType: n.opType, output: n.outputs[0], params: n.inputs.filter((i) => graph.isConstant(i)) }));
+    this.randomizableLayers = graph.nodes.filter((n) => hasParameters(n, (i) => graph.isConstant(i))).map((n) => n.name);
+  }
+
+  withRandomized(layers: readonly string[], seed: number): Model {
+    const overrides = new Map<string, HostTensor>();
+    for (const name of layers) {
+      const node = this.graph.nodes.find((n) => n.name === name);
+      if (!node || !this.randomizableLayers.includes(name)) {
+        throw new InputError(`${path.basename(this.path)}: '${name}' is not a layer with parameters; layers: ${this.randomizableLayers.join(', ')}`);
+      }
+      for (const [param, value] of reinitialize(node, (n) => this.graph.constantValue(n), seed)) overrides.set(param, value);
+    }
+    const graph = new OnnxGraph(this.proto, this.path, this.graph.opset, overrides);
+    const copy = new OnnxModel(this.path, this.proto, graph, this.input, this.labels, this.fixedBatch);
+    try {
+      copy.probe();
+    } catch (err) {
+      copy.dispose();
+      throw err;
+    }
+    return copy;
   }
 
   private checkInput(x: tf.Tensor): void {
@@ -89,7 +115,7 @@ class OnnxModel implements Model {
       throw new InputError(`${path.basename(this.path)}: the model was exported with a fixed batch of ${this.fixedBatch}`);
     }
     const { activation, rest } = this.graph.splitAt({ [this.input.name]: x }, output);
-    return { activation, head: (a) => this.asLogits(rest(a), x.shape[0]) };
+    return { activation, head: (a) => this.asLogits(rest(a), a.shape[0]) };
   }
 
   /**
@@ -205,7 +231,7 @@ export async function loadOnnxModel(file: string, config?: LensConfig): Promise<
       throw new InputError(`${label}: the model has ${graph.inputs.length} inputs (${graph.inputs.map((i) => i.name).join(', ')}); one image input is supported`);
     }
     const { spec, fixedBatch } = inputSpec(file, graph.inputs[0], config);
-    const model = new OnnxModel(file, graph, spec, config?.labels, fixedBatch);
+    const model = new OnnxModel(file, proto, graph, spec, config?.labels, fixedBatch);
     model.probe();
     return model;
   } catch (err) {
