@@ -1,7 +1,9 @@
 import { CancelledError, InputError } from '../engine/errors';
 import { runDemo, DEMO_HELP } from './demo';
+import { EVALUATE_HELP, runEvaluate } from './evaluate';
 import { EXPLAIN_HELP, runExplain } from './explain';
 import { MODELS_HELP, runModels } from './models';
+import { runSanity, SANITY_HELP } from './sanity';
 
 const HELP = `Usage: attribution-lens <command> [options]
 
@@ -9,6 +11,8 @@ Explain an image model's predictions and check whether the explanations can be t
 
 Commands:
   explain   attribute one prediction with one method (saliency, IG, SmoothGrad, occlusion, Grad-CAM…)
+  evaluate  check several methods' attributions with a metric (completeness, sensitivity-n)
+  sanity    model-parameter randomization test: do the maps change when the weights do?
   models    list the model files in a folder, their inputs and unsupported operators
   demo      explain the bundled MNIST example with every method
 
@@ -17,6 +21,8 @@ Run 'attribution-lens <command> --help' for a command's options.
 
 const COMMANDS: Record<string, { help: string; run: (argv: string[], signal: AbortSignal) => Promise<void> }> = {
   explain: { help: EXPLAIN_HELP, run: runExplain },
+  evaluate: { help: EVALUATE_HELP, run: runEvaluate },
+  sanity: { help: SANITY_HELP, run: runSanity },
   models: { help: MODELS_HELP, run: runModels },
   demo: { help: DEMO_HELP, run: runDemo },
 };

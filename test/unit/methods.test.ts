@@ -195,7 +195,7 @@ describe('registry and option validation', () => {
   test('lists the methods by id', () => {
     // The method ids of the CLI contract (shared/DESIGN.md), each registered once.
     const contract = ['saliency', 'input_x_gradient', 'integrated_gradients', 'lrp_epsilon', 'deeplift', 'guided_backprop', 'deconvnet',
-      'guided_gradcam', 'occlusion', 'gradcam', 'gradient_shap', 'boundary_ig', 'boundary_normal'];
+      'guided_gradcam', 'occlusion', 'gradcam', 'gradient_shap', 'boundary_ig', 'boundary_normal', 'manifold_projected'];
     assert.deepEqual([...methodIds()].sort(), [...contract].sort());
     assert.equal(getMethod('integrated_gradients').hasDelta, true);
     assert.equal(getMethod('input_x_gradient').multipliesByInput, true);

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { ManifoldModel } from '../manifold/model-space';
 import type { Model } from '../model/model';
 
 /** What every attribution call receives. */
@@ -37,6 +38,10 @@ export interface BatchAttributionResult {
   outputDifferences?: number[];
   /** Boundary methods (boundary_ig, boundary_normal): per input, the decision-boundary point used. */
   boundaries?: BoundaryInfo[];
+  /** integrated_gradients: per input, the number of steps of the quadrature used. */
+  stepsUsed?: number[];
+  /** integrated_gradients with adaptive steps: per input, whether |delta| / |F(x) − F(x')| ≤ targetDelta. */
+  targetMet?: boolean[];
 }
 
 /**
@@ -66,12 +71,24 @@ export interface AttributionResult {
   outputDifference?: number;
   /** Boundary methods: the decision-boundary point used as baseline (BIG) or where the normal is taken. */
   boundary?: BoundaryInfo;
+  /** integrated_gradients: the number of steps of the quadrature used (adaptive steps: where it stopped). */
+  stepsUsed?: number;
+  /** integrated_gradients with adaptive steps: whether |delta| / |F(x) − F(x')| ≤ targetDelta was reached within maxSteps. */
+  targetMet?: boolean;
 }
 
 /** Options as parsed from the CLI or a request; each method reads and validates its own. */
 export interface MethodOptions {
   steps?: number;
   rule?: string;
+  /**
+   * integrated_gradients, adaptive steps: the relative completeness error |delta| / |F(x) − F(x')|
+   * to reach by doubling the steps (default 0.01 when adaptive; giving it or maxSteps turns
+   * adaptive steps on).
+   */
+  targetDelta?: number;
+  /** integrated_gradients, adaptive steps: the most steps to use (default 1024). */
+  maxSteps?: number;
   /**
    * 'zero' | 'blur' | 'blur:<sigma in pixels>' | 'uniform' | a tensor shaped like the input (with
    * or without the batch dimension); occlusion also takes a number written as a string ('0.5');
@@ -110,6 +127,13 @@ export interface MethodOptions {
    * model's preprocessing). Default: when the input itself lies in that range.
    */
   clamp?: boolean;
+  /** manifold_projected: the method whose attribution is projected (default 'saliency', signed). */
+  base?: string;
+  /**
+   * manifold_projected: the data manifold whose tangent space the attribution is projected on
+   * (src/engine/manifold, e.g. autoencoderManifold(vae) with a VAE trained on the model's data).
+   */
+  manifold?: ManifoldModel;
 }
 
 export interface AttributionMethod {

@@ -10,6 +10,7 @@ import { guidedGradcam } from './guided-gradcam';
 import { inputXGradient } from './input-x-gradient';
 import { integratedGradients } from './integrated-gradients';
 import { lrpEpsilon } from './lrp-epsilon';
+import { manifoldProjected } from './manifold-projected';
 import type { AttributionMethod, AttributionRequest, AttributionResult, MethodOptions } from './method';
 import { NOISE_OPTIONS, noiseTunnel } from './noise-tunnel';
 import { occlusion } from './occlusion';
@@ -30,6 +31,7 @@ export const METHODS: readonly AttributionMethod[] = [
   gradientShap,
   boundaryIg,
   boundaryNormal,
+  manifoldProjected,
 ];
 
 export function methodIds(): string[] {

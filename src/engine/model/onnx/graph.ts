@@ -33,6 +33,8 @@ interface RunOptions {
   stopAt?: string;
   rule?: ActivationRule;
   observe?: (node: NodeInfo, inputs: (tf.Tensor | undefined)[]) => void;
+  /** Training mode: constants fed as tensors (variables); nodes reading one run through their op's `train`. */
+  params?: ReadonlyMap<string, tf.Tensor>;
 }
 
 interface Constant {
@@ -189,7 +191,7 @@ export class OnnxGraph {
    * node's inputs.
    */
   private run(values: Map<string, tf.Tensor>, start: number, opts: RunOptions = {}): number {
-    const { stopAt, rule, observe } = opts;
+    const { stopAt, rule, observe, params } = opts;
     for (let k = start; k < this.nodes.length; k++) {
       const node = this.nodes[k];
       const inputs = node.inputs.map((name) => {
@@ -218,7 +220,9 @@ export class OnnxGraph {
       observe?.(node, inputs);
       let result: tf.Tensor | tf.Tensor[];
       try {
-        result = rule && this.onGradientPath(node) ? this.runWithRule(rule, ctx) : OPS[node.opType].run(ctx, this.prepared.get(node));
+        const train = params && OPS[node.opType].train;
+        if (train && node.inputs.some((i) => params.has(i))) result = train(ctx);
+        else result = rule && this.onGradientPath(node) ? this.runWithRule(rule, ctx) : OPS[node.opType].run(ctx, this.prepared.get(node));
       } catch (err) {
         if (err instanceof InputError) throw err;
         throw nodeError(node, (err as Error).message);
@@ -251,6 +255,24 @@ export class OnnxGraph {
   execute(feeds: Record<string, tf.Tensor>, outputs = this.outputs.map((o) => o.name), rule?: ActivationRule): tf.Tensor[] {
     const values = this.initialValues(feeds);
     this.run(values, 0, { rule });
+    return outputs.map((name) => {
+      const v = values.get(name);
+      if (!v) throw new InputError(`${path.basename(this.file)}: output '${name}' was not computed`);
+      return v;
+    });
+  }
+
+  /**
+   * Training mode: evaluates the graph with the constants named in `params` replaced by the given
+   * tensors (tf.Variables), differentiable w.r.t. them. Inside tf.tidy or an optimizer's minimize.
+   */
+  executeWithParameters(feeds: Record<string, tf.Tensor>, params: ReadonlyMap<string, tf.Tensor>, outputs = this.outputs.map((o) => o.name)): tf.Tensor[] {
+    const values = this.initialValues(feeds);
+    for (const [name, t] of params) {
+      if (!this.constants.has(name)) throw new Error(`'${name}' is not a constant of the graph`);
+      values.set(name, t);
+    }
+    this.run(values, 0, { params });
     return outputs.map((name) => {
       const v = values.get(name);
       if (!v) throw new InputError(`${path.basename(this.file)}: output '${name}' was not computed`);

@@ -6,7 +6,7 @@ import { InputError } from '../../errors';
 import type { ActivationRule, ActivationTrace, InputSpec, LayerInfo, LayerSplit, Model } from '../model';
 import { defaultOpset, describeUnsupported, MAX_OPSET, MIN_OPSET, OnnxGraph, unsupportedNodes, type GraphInput } from './graph';
 import { decodeModelProto, type ModelProto } from './proto';
-import { hasParameters, reinitialize } from './reinitialize';
+import { hasParameters, reinitialize, trainableParameters } from './reinitialize';
 import type { HostTensor } from './tensor-proto';
 
 /** Node types worth offering as layers: parameterised layers and the activations after them. */
@@ -56,6 +56,42 @@ class OnnxModel implements Model {
       throw err;
     }
     return copy;
+  }
+
+  /** See `trainableArchitecture`. */
+  trainable(seed: number): TrainableArchitecture {
+    const reset = new Map<string, HostTensor>();
+    const names = new Set<string>();
+    for (const name of this.randomizableLayers) {
+      const node = this.graph.nodes.find((n) => n.name === name)!;
+      for (const [param, value] of reinitialize(node, (n) => this.graph.constantValue(n), seed)) reset.set(param, value);
+      for (const param of trainableParameters(node, (n) => this.graph.isConstant(n))) names.add(param);
+    }
+    const graph = new OnnxGraph(this.proto, this.path, this.graph.opset, reset);
+    const parameters = new Map([...names].map((n) => [n, graph.constantValue(n)!]));
+    return {
+      parameters,
+      logits: (x, params) => {
+        this.checkInput(x);
+        return this.perSample(x, (xi) => this.asLogits(graph.executeWithParameters({ [this.input.name]: xi }, params)[0], xi.shape[0]));
+      },
+      build: (trained) => {
+        const overrides = new Map(reset);
+        for (const [name, value] of trained) {
+          if (!names.has(name)) throw new Error(`'${name}' is not a trainable parameter of ${path.basename(this.path)}`);
+          overrides.set(name, value);
+        }
+        const built = new OnnxModel(this.path, this.proto, new OnnxGraph(this.proto, this.path, this.graph.opset, overrides), this.input, this.labels, this.fixedBatch);
+        try {
+          built.probe();
+        } catch (err) {
+          built.dispose();
+          throw err;
+        }
+        return built;
+      },
+      dispose: () => graph.dispose(),
+    };
   }
 
   private checkInput(x: tf.Tensor): void {
@@ -141,6 +177,30 @@ class OnnxModel implements Model {
   dispose(): void {
     this.graph.dispose();
   }
+}
+
+/**
+ * A model's architecture with every parameter re-initialised (PyTorch's reset_parameters, as
+ * withRandomized does for all layers; batch norms with running mean 0 and variance 1), for training
+ * it from scratch (src/engine/training). Dispose it when done.
+ */
+export interface TrainableArchitecture {
+  /**
+   * The trainable parameters by constant name, with their re-initialised values: weights and biases
+   * of Conv, ConvTranspose, Gemm and MatMul, and the scale and shift of batch norms.
+   */
+  readonly parameters: ReadonlyMap<string, HostTensor>;
+  /** Class scores for x [N, ...input.shape] with the parameters taken from `params` (tf.Variables), differentiable w.r.t. them. */
+  logits(x: tf.Tensor, params: ReadonlyMap<string, tf.Tensor>): tf.Tensor2D;
+  /** An independent engine Model of the architecture with the given (trained) parameter values as constants. */
+  build(trained: ReadonlyMap<string, HostTensor>): Model;
+  dispose(): void;
+}
+
+/** The trainable architecture of an ONNX model (see TrainableArchitecture); `seed` seeds the re-initialisation. */
+export function trainableArchitecture(model: Model, seed: number): TrainableArchitecture {
+  if (!(model instanceof OnnxModel)) throw new InputError(`${path.basename(model.path)}: training supports ONNX models only`);
+  return model.trainable(seed);
 }
 
 /**

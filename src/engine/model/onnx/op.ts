@@ -41,6 +41,12 @@ export interface OpDefinition {
   /** Called at load for nodes whose needed inputs are constants; the result lives as long as the model. */
   prepare?(node: NodeInfo, constant: (i: number) => HostTensor | undefined): Prepared | undefined;
   run(ctx: RunContext, prepared: Prepared | undefined): tf.Tensor | tf.Tensor[];
+  /**
+   * Training mode (src/engine/training): runs the node with its parameters taken from ctx.inputs
+   * (variables fed in place of the constants), differentiable w.r.t. them, for ops whose `run` uses
+   * state prepared from constant weights.
+   */
+  train?(ctx: RunContext): tf.Tensor | tf.Tensor[];
 }
 
 /** An error about a node of the user's model: names the file, node, op and opset. */

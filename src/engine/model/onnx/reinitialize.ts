@@ -15,6 +15,16 @@ export function hasParameters(node: NodeInfo, isConstant: (name: string) => bool
   return (PARAMETER_INPUTS[node.opType] ?? []).some((i) => node.inputs[i] && isConstant(node.inputs[i]));
 }
 
+/**
+ * The node's parameters that training updates (src/engine/training): the constant parameter inputs,
+ * except a batch norm's running mean and variance, which stay at their reset values (0 and 1) so
+ * the batch norm trains as an affine map (scale and shift).
+ */
+export function trainableParameters(node: NodeInfo, isConstant: (name: string) => boolean): string[] {
+  const indices = (PARAMETER_INPUTS[node.opType] ?? []).filter((i) => !(node.opType === 'BatchNormalization' && i >= 3));
+  return indices.map((i) => node.inputs[i]).filter((name) => name && isConstant(name));
+}
+
 /** A stable 32-bit hash of a layer name, so each layer draws from its own stream of the seed. */
 function hash(text: string): number {
   let h = 2166136261;

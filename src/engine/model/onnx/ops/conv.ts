@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Conv2DKernel } from '../../../kernels/conv2d';
 import { DepthwiseConv2DKernel } from '../../../kernels/depthwise-conv2d';
 import { dilateSpatial, padOrCrop } from '../../../kernels/spatial';
+import { trainableConv2d } from '../../../kernels/trainable-conv2d';
 import { nodeError, required, type NodeInfo, type OpDefinition, type Prepared, type RunContext } from '../op';
 import type { HostTensor } from '../tensor-proto';
 import { pair, spatialPads, windowAttrs } from './window';
@@ -169,7 +170,77 @@ function transposePads(
   ];
 }
 
+/**
+ * Training mode: a filter [kh, kw, ci, co] computed from the weight tensor, with the dilation
+ * materialised (zeros between taps, done with differentiable reshape and pad), since
+ * trainableConv2d has no dilation.
+ */
+function trainingFilter(filter: tf.Tensor4D, dilations: [number, number]): tf.Tensor4D {
+  if (dilations[0] === 1 && dilations[1] === 1) return filter;
+  // [kh, kw, ci, co] -> [co, kh, kw, ci] (spatial axes in NHWC position) -> dilate -> back.
+  const spatial = tf.transpose(filter, [3, 0, 1, 2]) as tf.Tensor4D;
+  return tf.transpose(dilateSpatial(spatial, dilations), [1, 2, 3, 0]) as tf.Tensor4D;
+}
+
+function trainingWeights(ctx: RunContext): { w: tf.Tensor4D; bias: tf.Tensor | undefined } {
+  const w = required(ctx, 1);
+  if (w.rank !== 4) throw nodeError(ctx.node, `only 2-D convolutions are supported (weight has rank ${w.rank})`);
+  return { w: w as tf.Tensor4D, bias: ctx.inputs[2] };
+}
+
+/** Conv with its weight and bias as inputs (variables), differentiable w.r.t. them (trainableConv2d). */
+function trainConv(ctx: RunContext): tf.Tensor {
+  const x = required(ctx, 0);
+  const { w, bias } = trainingWeights(ctx);
+  const [cout, cinPerGroup, kh, kw] = w.shape;
+  const group = ctx.node.attrs.int('group', 1);
+  if (x.rank !== 4 || x.shape[1] !== cinPerGroup * group) {
+    throw nodeError(ctx.node, `input of shape [${x.shape}] does not have ${cinPerGroup * group} channels on axis 1`);
+  }
+  const dilations = pair(ctx.node, 'dilations', ctx.node.attrs.ints('dilations'), 1);
+  const win = windowAttrs(ctx.node, [kh, kw]);
+  const xh = toNHWC(x);
+  const pads = spatialPads(ctx.node, [xh.shape[1], xh.shape[2]], win);
+  const per = cout / group;
+  const parts = group === 1 ? [xh] : (tf.split(xh, group, 3) as tf.Tensor4D[]);
+  const ys = parts.map((p, g) => {
+    const wg = group === 1 ? w : tf.slice(w, [g * per, 0, 0, 0], [per, cinPerGroup, kh, kw]);
+    const filter = trainingFilter(tf.transpose(wg, [2, 3, 1, 0]) as tf.Tensor4D, dilations);
+    return trainableConv2d(p, filter, win.strides, pads);
+  });
+  return toNCHW(addBias(ys.length === 1 ? ys[0] : (tf.concat(ys, 3) as tf.Tensor4D), bias));
+}
+
+/** ConvTranspose with its weight and bias as inputs (variables): runConvTranspose's construction with trainableConv2d. */
+function trainConvTranspose(ctx: RunContext): tf.Tensor {
+  const x = required(ctx, 0);
+  const { w, bias } = trainingWeights(ctx);
+  const [cin, coutPerGroup, kh, kw] = w.shape;
+  const node = ctx.node;
+  const group = node.attrs.int('group', 1);
+  if (x.rank !== 4 || x.shape[1] !== cin) throw nodeError(node, `input of shape [${x.shape}] does not have ${cin} channels on axis 1`);
+  const dilations = pair(node, 'dilations', node.attrs.ints('dilations'), 1);
+  const win = windowAttrs(node, [kh, kw]);
+  const outputPadding = pair(node, 'output_padding', node.attrs.ints('output_padding'), 0);
+  const size: [number, number] = [x.shape[2] as number, x.shape[3] as number];
+  const extent = [0, 1].map((d) => win.dilations[d] * (win.kernel[d] - 1) + 1);
+  const pads = transposePads(ctx, size, win.strides, extent, outputPadding);
+  const padded = padOrCrop(dilateSpatial(toNHWC(x), win.strides), [
+    [extent[0] - 1 - pads[0][0], extent[0] - 1 - pads[0][1] + outputPadding[0]],
+    [extent[1] - 1 - pads[1][0], extent[1] - 1 - pads[1][1] + outputPadding[1]],
+  ]);
+  const per = cin / group;
+  const parts = group === 1 ? [padded] : (tf.split(padded, group, 3) as tf.Tensor4D[]);
+  const none: [[number, number], [number, number]] = [[0, 0], [0, 0]];
+  const ys = parts.map((p, g) => {
+    const wg = group === 1 ? w : tf.slice(w, [g * per, 0, 0, 0], [per, coutPerGroup, kh, kw]);
+    const filter = trainingFilter(tf.reverse(tf.transpose(wg, [2, 3, 0, 1]), [0, 1]) as tf.Tensor4D, dilations);
+    return trainableConv2d(p, filter, [1, 1], none);
+  });
+  return toNCHW(addBias(ys.length === 1 ? ys[0] : (tf.concat(ys, 3) as tf.Tensor4D), bias));
+}
+
 export const convOps: Record<string, OpDefinition> = {
-  Conv: { prepare: prepareConv, run: runConv },
-  ConvTranspose: { prepare: prepareConvTranspose, run: runConvTranspose },
+  Conv: { prepare: prepareConv, run: runConv, train: trainConv },
+  ConvTranspose: { prepare: prepareConvTranspose, run: runConvTranspose, train: trainConvTranspose },
 };

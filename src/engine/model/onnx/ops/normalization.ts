@@ -43,5 +43,20 @@ export const normalizationOps: Record<string, OpDefinition> = {
       const shape = [a.shape[0], ...Array(x.rank - 2).fill(1)];
       return tf.add(tf.mul(x, tf.reshape(a, shape)), tf.reshape(b, shape));
     },
+    /**
+     * Training mode: the same inference-mode affine map with scale and bias (and mean, variance)
+     * read from the inputs, so scale and bias can be trained; batch statistics are not used.
+     */
+    train: (ctx) => {
+      const x = required(ctx, 0);
+      const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => required(ctx, i));
+      if (x.rank < 2 || x.shape[1] !== scale.shape[0]) {
+        throw nodeError(ctx.node, `input shape [${x.shape}] does not have ${scale.shape[0]} channels on axis 1`);
+      }
+      const a = tf.div(scale, tf.sqrt(tf.add(variance, ctx.node.attrs.float('epsilon', 1e-5))));
+      const b = tf.sub(bias, tf.mul(mean, a));
+      const shape = [scale.shape[0], ...Array(x.rank - 2).fill(1)];
+      return tf.add(tf.mul(x, tf.reshape(a, shape)), tf.reshape(b, shape));
+    },
   },
 };
