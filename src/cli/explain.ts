@@ -18,6 +18,7 @@ import { renderAttribution } from '../engine/render/attribution-image';
 import { encodePng } from '../engine/render/png';
 import { oneOf, parseList, parseNumber, parsePair } from './options';
 import { progressReporter } from './progress';
+import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
 
 export const EXPLAIN_HELP = `Usage: attribution-lens explain --model M --input X [options]
 
@@ -32,6 +33,8 @@ Explains the model's prediction for one input with one attribution method.
                        .json (summary); repeat for several. Without it the summary
                        JSON goes to stdout.
   --steps N            integrated_gradients: number of steps (default 50)
+  --target-delta T     integrated_gradients: double the steps until |delta|/|F(x) − F(x')| ≤ T
+  --max-steps N        integrated_gradients: at most this many steps when adapting (default 1024)
   --rule R             integrated_gradients: ${QUADRATURE_RULES.join(', ')}
   --baseline B         zero | blur | uniform | FILE.npy (occlusion: also a number;
                        gradient_shap: FILE.npy may hold a set [K, ...input])
@@ -47,6 +50,9 @@ Explains the model's prediction for one input with one attribution method.
   --pgd-steps N        boundary search: PGD steps per radius
   --restarts N         boundary search: random restarts per radius (default 1)
   --no-clamp           boundary search: do not clamp to the valid pixel range
+  --manifold D         manifold_projected: the model's training images (IDX file or folder);
+                       a VAE is trained on them once and cached beside them
+  --base ID            manifold_projected: the attribution to project (default saliency, signed)
   --noise T            wrap the method: ${NOISE_TYPES.join(', ')}
   --samples N          noise samples (default 25); gradient_shap: draws (default 50)
   --stdev F            noise stdev as a fraction of the input range (default 0.15;
@@ -87,13 +93,17 @@ export function summarize(model: Model, inputFile: string, backend: string, resu
     min = Math.min(min, v);
     max = Math.max(max, v);
   }
-  const { baseline, ...options } = result.options;
+  const { baseline, manifold, ...options } = result.options;
   return {
     model: model.path,
     input: inputFile,
     backend,
     method: result.method,
-    options: { ...options, ...(baseline !== undefined ? { baseline: typeof baseline === 'string' ? baseline : 'file' } : {}) },
+    options: {
+      ...options,
+      ...(baseline !== undefined ? { baseline: typeof baseline === 'string' ? baseline : 'file' } : {}),
+      ...(manifold !== undefined ? { manifold: 'vae' } : {}),
+    },
     target: result.target,
     targetLabel: classLabel(model, result.target),
     prediction: result.topK[0],
@@ -106,6 +116,8 @@ export function summarize(model: Model, inputFile: string, backend: string, resu
           relativeDelta: result.outputDifference ? Math.abs(result.delta) / Math.abs(result.outputDifference) : undefined,
         }
       : {}),
+    ...(result.stepsUsed !== undefined ? { stepsUsed: result.stepsUsed } : {}),
+    ...(result.targetMet !== undefined ? { targetMet: result.targetMet } : {}),
     ...(result.boundary ? { boundary: { ...result.boundary, crossedToLabel: classLabel(model, result.boundary.crossedTo) } } : {}),
     timings: { attributionMs: Math.round(result.attributionMs * 10) / 10 },
   };
@@ -122,6 +134,10 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
       target: { type: 'string' },
       out: { type: 'string', multiple: true },
       steps: { type: 'string' },
+      'target-delta': { type: 'string' },
+      'max-steps': { type: 'string' },
+      manifold: { type: 'string' },
+      base: { type: 'string' },
       rule: { type: 'string' },
       baseline: { type: 'string' },
       epsilon: { type: 'string' },
@@ -164,9 +180,13 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
   const model = await loadModel(values.model);
   const input = await loadInput(values.input, model);
   const baseline = await baselineOption(values.baseline, model, values.method === 'gradient_shap');
+  let disposeVae = () => {};
   try {
     const options: MethodOptions = {
       steps: parseNumber('steps', values.steps, true),
+      targetDelta: parseNumber('target-delta', values['target-delta']),
+      maxSteps: parseNumber('max-steps', values['max-steps'], true),
+      base: values.base,
       rule: values.rule,
       baseline,
       epsilon: parseNumber('epsilon', values.epsilon),
@@ -188,6 +208,12 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
       batchSize: parseNumber('batch-size', values['batch-size'], true),
     };
     for (const key of Object.keys(options) as (keyof MethodOptions)[]) if (options[key] === undefined) delete options[key];
+    if (values.manifold !== undefined) {
+      const training = progressReporter('VAE training');
+      const vae = await manifoldForDataset(values.manifold, model.input, { onProgress: training.update, signal }).finally(training.finish);
+      disposeVae = () => vae.vae.dispose();
+      options.manifold = vae.manifold;
+    }
     const progress = progressReporter(values.method);
     const result = await explain({
       model,
@@ -207,6 +233,7 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
   } finally {
     input.dispose();
     if (baseline instanceof tf.Tensor) baseline.dispose();
+    disposeVae();
     model.dispose();
   }
 }

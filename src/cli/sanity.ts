@@ -15,6 +15,10 @@ import {
 } from '../engine/evaluation/sanity';
 import { loadModel } from '../engine/model/load';
 import { oneOf, parseNumber } from './options';
+import { loadIdxDataset, loadImageFolder } from '../engine/data/dataset';
+import { dataRandomizationCheck } from '../engine/evaluation/data-randomization';
+import type { Model } from '../engine/model/model';
+import { trainArchitecture, type TrainingReport } from '../engine/training/train';
 import { progressReporter } from './progress';
 
 export const SANITY_HELP = `Usage: attribution-lens sanity --model M --input X [options]
@@ -29,8 +33,15 @@ its maps depend on what the model learned.
   --input FILE         PNG/JPEG image (preprocessed) or .npy array (fed as it is)
   --methods A,B,…      methods to check (default ${DEFAULT_SANITY_METHODS.join(',')});
                        any of ${methodIds().join(', ')}
-  --mode M             cascading (default: top k layers randomized at step k) or
-                       independent (one layer at a time)
+  --mode M             cascading (default: top k layers randomized at step k),
+                       independent (one layer at a time), or data (data randomization:
+                       the same architecture trained on permuted labels)
+  --compare-model F    data: a model file of the same architecture trained on permuted labels
+  --train-images F     data: train it here instead, on an IDX images file (with --train-labels)
+  --train-labels F     data: the IDX labels file of --train-images
+  --train-folder D     data: or on a folder of images, one subfolder per class
+  --train-samples N    data: training images used (default 1000)
+  --epochs N           data: training epochs (default 30: enough to memorise random labels)
   --seed S             seed of the re-initialisation (default 0)
   --threshold T        pass when the mean Spearman ρ of absolute maps < T (default ${DEFAULT_SANITY_THRESHOLD})
   --layer NAME         gradcam, guided_gradcam: layer (default: last conv block)
@@ -70,6 +81,12 @@ export async function runSanity(argv: string[], signal: AbortSignal): Promise<vo
       input: { type: 'string' },
       methods: { type: 'string' },
       mode: { type: 'string', default: 'cascading' },
+      'compare-model': { type: 'string' },
+      'train-images': { type: 'string' },
+      'train-labels': { type: 'string' },
+      'train-folder': { type: 'string' },
+      'train-samples': { type: 'string' },
+      epochs: { type: 'string' },
       seed: { type: 'string' },
       threshold: { type: 'string' },
       layer: { type: 'string' },
@@ -92,6 +109,7 @@ export async function runSanity(argv: string[], signal: AbortSignal): Promise<vo
   }
   const methods = values.methods !== undefined ? values.methods.split(',').map((m) => m.trim()) : [...DEFAULT_SANITY_METHODS];
   for (const id of methods) getMethod(id);
+  if (values.mode === 'data') return runDataRandomization(values, methods, signal);
   const mode = oneOf('mode', values.mode, SANITY_MODES)!;
   const seed = parseNumber('seed', values.seed, true);
   const threshold = parseNumber('threshold', values.threshold);
@@ -141,5 +159,75 @@ export async function runSanity(argv: string[], signal: AbortSignal): Promise<vo
     }
   } finally {
     model.dispose();
+  }
+}
+
+type SanityFlags = Record<string, string | boolean | undefined>;
+
+/**
+ * Data randomization (Adebayo et al. §4): the maps of the model against those of the same
+ * architecture trained on permuted labels — given as a file, or trained here on the dataset.
+ */
+async function runDataRandomization(values: SanityFlags, methods: string[], signal: AbortSignal): Promise<void> {
+  const str = (k: string) => values[k] as string | undefined;
+  const sources = ['compare-model', 'train-images', 'train-folder'].filter((k) => str(k) !== undefined);
+  if (sources.length !== 1) {
+    throw new InputError('sanity --mode data needs exactly one of --compare-model, --train-images (with --train-labels) or --train-folder');
+  }
+  if (str('train-images') !== undefined && str('train-labels') === undefined) throw new InputError('--train-images needs --train-labels');
+  const threshold = parseNumber('threshold', str('threshold'));
+  const samples = parseNumber('train-samples', str('train-samples'), true) ?? 1000;
+  const epochs = parseNumber('epochs', str('epochs'), true) ?? 30;
+  const backend = await initBackend(oneOf('backend', str('backend'), ['auto', ...BACKENDS]));
+  process.stderr.write(`backend: ${backend}\n`);
+  const model = await loadModel(str('model')!);
+  const cleanup: (() => void)[] = [() => model.dispose()];
+  try {
+    const input = await loadInput(str('input')!, model);
+    cleanup.push(() => input.dispose());
+    let randomized: Model;
+    let training: TrainingReport | undefined;
+    if (str('compare-model') !== undefined) {
+      randomized = await loadModel(str('compare-model')!);
+    } else {
+      const dataset = str('train-folder') !== undefined
+        ? await loadImageFolder(str('train-folder')!, model.input, { classNames: model.labels })
+        : await loadIdxDataset(str('train-images')!, str('train-labels')!, model.input);
+      const progress = progressReporter('training on permuted labels');
+      const trained = await trainArchitecture(model, dataset, {
+        permuteLabels: true,
+        epochs,
+        maxSamples: samples,
+        signal,
+        onProgress: (p) => progress.update((p.epoch - 1) * p.batches + p.batch, p.epochs * p.batches),
+      }).finally(progress.finish);
+      randomized = trained.model;
+      training = trained.report;
+    }
+    cleanup.push(() => randomized.dispose());
+    const progress = progressReporter('data randomization');
+    const result = await dataRandomizationCheck(model, randomized, input, { methods, threshold, signal, onProgress: progress.update }).finally(progress.finish);
+    const lines = [
+      `data randomization: Spearman ρ of the maps of the trained model vs the model trained on permuted labels${training ? ` (${training.samples} images × ${training.epochs} epochs)` : ''}:`,
+      `${'method'.padEnd(22)}  ρ(|·|)  ρ(signed)  verdict`,
+      ...result.methods.map((m) => `${m.method.padEnd(22)}${f2(m.meanSpearmanAbs)}  ${f2(m.meanSpearmanSigned)}     ${m.passed ? 'PASS' : 'FAIL'}`),
+      `PASS: ρ(|·|) < ${result.threshold} (the maps depend on the labels the model learned); FAIL: they stay alike.`,
+    ];
+    const json = JSON.stringify(
+      { model: model.path, input: str('input'), backend, mode: 'data', training, ...result },
+      (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+      2,
+    );
+    const out = str('out');
+    if (out) {
+      await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
+      await fs.writeFile(out, `${json}\n`);
+      process.stdout.write(`${lines.join('\n')}\n-> ${out}\n`);
+    } else {
+      process.stderr.write(`${lines.join('\n')}\n`);
+      process.stdout.write(`${json}\n`);
+    }
+  } finally {
+    for (const f of cleanup.reverse()) f();
   }
 }

