@@ -10,10 +10,11 @@ import { initBackend } from '../../src/engine/backend';
 import { loadInput } from '../../src/engine/data/input';
 import { CancelledError, InputError } from '../../src/engine/errors';
 import { featureAttributions, featureGroups } from '../../src/engine/evaluation/features';
+import { pearson } from '../../src/engine/evaluation/similarity';
 import {
   DEFAULT_SUBSETS,
+  DEGENERATE_SPREAD,
   drawSubsets,
-  pearson,
   sensitivityN,
   sensitivityNGrid,
   type SensitivityNOptions,
@@ -80,7 +81,7 @@ describe('sensitivity-n building blocks', () => {
     assert.ok(Number.isNaN(pearson([1, 1, 1], [1, 2, 3])));
     assert.ok(Number.isNaN(pearson([1, 2, 3], [5, 5, 5])));
     assert.ok(Number.isNaN(pearson([0, 0, 0], [0, 0, 0])));
-    assert.ok(Number.isNaN(pearson([1e6, 1e6 + 1e-7, 1e6], [1, 2, 3])), 'variation below float32 precision counts as constant');
+    assert.ok(Number.isNaN(pearson([1e6, 1e6 + 1e-7, 1e6], [1, 2, 3], DEGENERATE_SPREAD)), 'variation below float32 precision counts as constant');
     assert.ok(Number.isNaN(pearson([1], [2])));
   });
 

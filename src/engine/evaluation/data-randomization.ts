@@ -19,8 +19,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MethodOptions } from '../attribution/method';
 import { attribute, getMethod } from '../attribution/registry';
 import { CancelledError, InputError } from '../errors';
-import { defaultGradcamLayer } from '../explain';
 import type { Model } from '../model/model';
+import { comparisonOptions } from './sanity';
 import { compareMaps, prepareMap, type Similarity } from './similarity';
 
 /** ρ of the absolute maps at or above which a method fails (as sanity.ts's DEFAULT_SANITY_THRESHOLD). */
@@ -61,15 +61,6 @@ export interface DataRandomizationResult {
   methods: MethodDataRandomization[];
 }
 
-/** The options each method runs with: the sanity checks' defaults, then the caller's. */
-function optionsFor(model: Model, id: string, given: MethodOptions | undefined): MethodOptions {
-  const options: MethodOptions = {};
-  // Signed gradient, so that both the absolute and the signed map can be compared.
-  if (id === 'saliency') options.abs = false;
-  if (id === 'gradcam') options.upsample = true;
-  if (id === 'gradcam' || id === 'guided_gradcam') options.layer = defaultGradcamLayer(model);
-  return { ...options, ...given };
-}
 
 function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
@@ -106,7 +97,7 @@ export async function dataRandomizationCheck(
   const results: MethodDataRandomization[] = [];
   for (const id of methods) {
     const method = getMethod(id);
-    const methodOptions = optionsFor(model, id, options.methodOptions?.[id]);
+    const methodOptions = comparisonOptions(model, id, options.methodOptions?.[id]);
     const started = performance.now();
     const similarities: Similarity[] = [];
     for (let i = 0; i < n; i++) {

@@ -143,7 +143,7 @@ function preview(map: PreparedMap): MapPreview {
 }
 
 /** The options each method runs with: defaults suited to the comparison, then the caller's. */
-function optionsFor(model: Model, id: string, given: MethodOptions | undefined): MethodOptions {
+export function comparisonOptions(model: Model, id: string, given: MethodOptions | undefined): MethodOptions {
   const options: MethodOptions = {};
   // The paper compares the signed gradient (and its absolute value separately).
   if (id === 'saliency') options.abs = false;
@@ -172,7 +172,7 @@ export async function sanityCheck(model: Model, input: tf.Tensor, options: Sanit
   const threshold = options.threshold ?? DEFAULT_SANITY_THRESHOLD;
   const includeMaps = options.includeMaps ?? model.input.height * model.input.width <= MAPS_BY_DEFAULT_PIXELS;
   const steps = randomizationSteps(layers, mode);
-  const methodOptions = new Map(methods.map((id) => [id, optionsFor(model, id, options.methodOptions?.[id])]));
+  const methodOptions = new Map(methods.map((id) => [id, comparisonOptions(model, id, options.methodOptions?.[id])]));
 
   const target = tf.tidy(() => tf.argMax(model.logits(input), 1).dataSync()[0]);
   const total = methods.length * (steps.length + 1);

@@ -6,6 +6,7 @@ import { evaluateTargets, forwardPasses } from '../attribution/passes';
 import { InputError } from '../errors';
 import type { Model } from '../model/model';
 import { Random } from '../random';
+import { pearson } from './similarity';
 import { featureAttributions, featureGroups } from './features';
 
 /**
@@ -142,40 +143,6 @@ export function drawSubsets(features: number, ns: readonly number[], subsets: nu
   });
 }
 
-/**
- * Pearson's correlation of a and b in float64; NaN when either is (nearly) constant
- * (standard deviation ≤ DEGENERATE_SPREAD × its root mean square) or has fewer than 2 values.
- */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  if (n !== b.length) throw new Error(`pearson: lengths ${a.length} and ${b.length} differ`);
-  if (n < 2) return NaN;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i];
-    mb += b[i];
-  }
-  ma /= n;
-  mb /= n;
-  let saa = 0;
-  let sbb = 0;
-  let sab = 0;
-  let qa = 0;
-  let qb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i] - ma;
-    const db = b[i] - mb;
-    saa += da * da;
-    sbb += db * db;
-    sab += da * db;
-    qa += a[i] * a[i];
-    qb += b[i] * b[i];
-  }
-  if (saa <= DEGENERATE_SPREAD ** 2 * qa || sbb <= DEGENERATE_SPREAD ** 2 * qb) return NaN;
-  return Math.max(-1, Math.min(1, sab / Math.sqrt(saa * sbb)));
-}
-
 function dropStats(drops: Float64Array): DropStats {
   let mean = 0;
   let min = Infinity;
@@ -289,7 +256,7 @@ export async function sensitivityN(request: SensitivityNRequest, options: Sensit
         for (let j = s * n; j < (s + 1) * n; j++) sum += r[set[j]];
         sums[s] = sum;
       }
-      return pearson(sums, drops[k]);
+      return pearson(sums, drops[k], DEGENERATE_SPREAD);
     });
   });
 

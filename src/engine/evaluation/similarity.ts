@@ -51,10 +51,15 @@ function checkSameSize(a: ArrayLike<number>, b: ArrayLike<number>): void {
   if (a.length !== b.length) throw new InputError(`maps of different sizes: ${a.length} vs ${b.length} values`);
 }
 
-/** Pearson correlation (scipy.stats.pearsonr's statistic); NaN when either side is constant. */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/**
+ * Pearson correlation in float64 (scipy.stats.pearsonr's statistic). NaN with fewer than 2 values
+ * or when either side is constant — or nearly: standard deviation ≤ `spread` × its root mean
+ * square (Sensitivity-n uses a small spread so rounding noise does not pass for a signal).
+ */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>, spread = 0): number {
   checkSameSize(a, b);
   const n = a.length;
+  if (n < 2) return NaN;
   let ma = 0;
   let mb = 0;
   for (let i = 0; i < n; i++) {
@@ -66,16 +71,19 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let sab = 0;
   let saa = 0;
   let sbb = 0;
+  let qa = 0;
+  let qb = 0;
   for (let i = 0; i < n; i++) {
     const da = a[i] - ma;
     const db = b[i] - mb;
     sab += da * db;
     saa += da * da;
     sbb += db * db;
+    qa += a[i] * a[i];
+    qb += b[i] * b[i];
   }
-  if (saa === 0 || sbb === 0) return NaN;
-  const r = sab / Math.sqrt(saa * sbb);
-  return Math.max(-1, Math.min(1, r));
+  if (saa === 0 || sbb === 0 || saa <= spread ** 2 * qa || sbb <= spread ** 2 * qb) return NaN;
+  return Math.max(-1, Math.min(1, sab / Math.sqrt(saa * sbb)));
 }
 
 /** Ranks 1..n with ties given their average rank (scipy.stats.rankdata 'average'). */

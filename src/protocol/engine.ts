@@ -1,0 +1,107 @@
+/**
+ * The typed RPC between the extension host and the engine worker (a worker_threads Worker running
+ * dist/engine-worker.js). The host sends requests; the worker answers each with exactly one
+ * result or error, and may send progress events for it before. Every message is plain JSON
+ * (typed arrays and PNG bytes travel as transferable ArrayBuffers inside it).
+ */
+
+export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** Options of an attribution method as the CLI spells them (serialisable subset of MethodOptions). */
+export interface MethodSettings {
+  method: string;
+  steps?: number;
+  rule?: string;
+  baseline?: 'zero' | 'blur' | 'uniform';
+  window?: [number, number];
+  stride?: [number, number];
+  layer?: string;
+  noise?: 'smoothgrad' | 'smoothgrad_sq' | 'vargrad';
+  samples?: number;
+  stdev?: number;
+  seed?: number;
+  epsilon?: number;
+}
+
+/** What the host can ask; `params` and `result` types per request kind. */
+export interface EngineRequests {
+  /** Loads (or reuses) the model and describes it. */
+  describeModel: { params: { model: string }; result: ModelDescription };
+  /** Prediction plus one attribution per method, each rendered to PNG over the input. */
+  explain: {
+    params: { model: string; input: string; methods: MethodSettings[]; target?: number; topK?: number; opacity?: number };
+    result: ExplainResult;
+  };
+  /** Model-parameter randomization test (the CLI's `sanity`), JSON as the CLI writes it. */
+  sanity: { params: { model: string; input: string; methods?: string[]; mode?: 'cascading' | 'independent'; seed?: number }; result: unknown };
+  /** Sensitivity-n curves (the CLI's `evaluate --metric sensitivity-n`). */
+  sensitivityN: { params: { model: string; input: string; methods?: string[]; subsets?: number; seed?: number }; result: unknown };
+  /** Forgets cached models (e.g. after the file changed on disk). */
+  evict: { params: { model?: string }; result: void };
+}
+
+export type RequestKind = keyof EngineRequests;
+
+export interface ModelDescription {
+  path: string;
+  format: string;
+  input: { shape: number[]; layout: string; channels: number; height: number; width: number };
+  numClasses: number;
+  labels?: string[];
+  layers: { name: string; opType: string; outputShape?: number[] }[];
+  backend: string;
+}
+
+export interface Prediction {
+  class: number;
+  label: string;
+  probability: number;
+}
+
+export interface MethodResult {
+  method: string;
+  /** PNG bytes of the heatmap over the input. */
+  png: ArrayBuffer;
+  delta?: number;
+  ms: number;
+  error?: string;
+}
+
+export interface ExplainResult {
+  model: string;
+  input: string;
+  target: number;
+  topK: Prediction[];
+  methods: MethodResult[];
+  backend: string;
+}
+
+/** Host → worker. */
+export type HostMessage =
+  | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[] }
+  | { [K in RequestKind]: { type: 'request'; id: number; kind: K; params: EngineRequests[K]['params'] } }[RequestKind]
+  | { type: 'cancel'; id: number };
+
+/** Worker → host. */
+export type WorkerMessage =
+  | { type: 'ready'; backend: string }
+  | { type: 'progress'; id: number; done: number; total: number; label?: string }
+  | { type: 'result'; id: number; result: unknown }
+  | { type: 'error'; id: number; message: string; kind: 'input' | 'cancelled' | 'internal' };
+
+/** Type guard for messages arriving from the worker (the host validates what it receives). */
+export function isWorkerMessage(value: unknown): value is WorkerMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as { type?: unknown; id?: unknown };
+  switch (m.type) {
+    case 'ready':
+      return typeof (value as { backend?: unknown }).backend === 'string';
+    case 'progress':
+    case 'result':
+      return typeof m.id === 'number';
+    case 'error':
+      return typeof m.id === 'number' && typeof (value as { message?: unknown }).message === 'string';
+    default:
+      return false;
+  }
+}
