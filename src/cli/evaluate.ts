@@ -29,6 +29,7 @@ import { oneOf, parseNumber, parsePair } from './options';
 import { progressReporter } from './progress';
 import { alignment } from '../engine/manifold/alignment';
 import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
+import { SENSITIVITY_N_METHODS } from '../engine/evaluation/sensitivity-n';
 
 /** A parseArgs option declaration. */
 type Flag = { type: 'string' } | { type: 'boolean' };
@@ -122,8 +123,6 @@ const completenessMetric: EvaluationMetric = {
 // ---------------------------------------------------------------------------------------------
 // sensitivity-n
 
-/** Sensitivity-n's default methods (Ancona et al.'s comparison); occlusion's window matches --patch. */
-export const SENSITIVITY_N_METHODS = ['saliency', 'input_x_gradient', 'integrated_gradients', 'occlusion', 'deeplift', 'gradient_shap'];
 
 function patchOf(values: FlagValues): number {
   return parseNumber('patch', values.patch as string | undefined, true) ?? 1;

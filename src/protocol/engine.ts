@@ -36,8 +36,10 @@ export interface EngineRequests {
   sanity: { params: { model: string; input: string; methods?: string[]; mode?: 'cascading' | 'independent'; seed?: number }; result: unknown };
   /** Sensitivity-n curves (the CLI's `evaluate --metric sensitivity-n`). */
   sensitivityN: { params: { model: string; input: string; methods?: string[]; subsets?: number; seed?: number }; result: unknown };
-  /** Forgets cached models (e.g. after the file changed on disk). */
+  /** Forgets cached models (e.g. after the file changed on disk); all of them without `model`. */
   evict: { params: { model?: string }; result: void };
+  /** The worker's tensor memory and cached models (diagnostics; tests check for leaks with it). */
+  memory: { params: Record<string, never>; result: EngineMemory };
 }
 
 export type RequestKind = keyof EngineRequests;
@@ -49,6 +51,14 @@ export interface ModelDescription {
   numClasses: number;
   labels?: string[];
   layers: { name: string; opType: string; outputShape?: number[] }[];
+  backend: string;
+}
+
+export interface EngineMemory {
+  numTensors: number;
+  numBytes: number;
+  /** Resolved paths of the models the worker keeps loaded. */
+  models: string[];
   backend: string;
 }
 
@@ -80,11 +90,15 @@ export interface ExplainResult {
 export type HostMessage =
   | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[] }
   | { [K in RequestKind]: { type: 'request'; id: number; kind: K; params: EngineRequests[K]['params'] } }[RequestKind]
-  | { type: 'cancel'; id: number };
+  | { type: 'cancel'; id: number }
+  /** Test hook: the worker throws an uncaught error at once, as a crash would (crash-recovery tests). */
+  | { type: 'crash'; reason: string };
 
 /** Worker → host. */
 export type WorkerMessage =
   | { type: 'ready'; backend: string }
+  /** The answer to 'init' when no backend could be started (the worker stays, unusable). */
+  | { type: 'initError'; message: string; kind: 'input' | 'internal' }
   | { type: 'progress'; id: number; done: number; total: number; label?: string }
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id: number; message: string; kind: 'input' | 'cancelled' | 'internal' };
@@ -96,6 +110,8 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
   switch (m.type) {
     case 'ready':
       return typeof (value as { backend?: unknown }).backend === 'string';
+    case 'initError':
+      return typeof (value as { message?: unknown }).message === 'string';
     case 'progress':
     case 'result':
       return typeof m.id === 'number';

@@ -32,6 +32,9 @@ export const DEFAULT_SUBSETS = 100;
 /** Relative spread below which a sample counts as constant (its correlation is undefined). */
 export const DEGENERATE_SPREAD = 1e-6;
 
+/** The default methods compared (Ancona et al.'s comparison); occlusion's window matches the features. */
+export const SENSITIVITY_N_METHODS = ['saliency', 'input_x_gradient', 'integrated_gradients', 'occlusion', 'deeplift', 'gradient_shap'];
+
 /** Offset of the subset stream from the user's seed, so it differs from the other seeded streams. */
 const SUBSET_SEED_OFFSET = 0x53e5;
 

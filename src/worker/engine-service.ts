@@ -1,0 +1,261 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { MethodOptions } from '../engine/attribution/method';
+import { attribute, getMethod } from '../engine/attribution/registry';
+import { activeBackend } from '../engine/backend';
+import { loadInput } from '../engine/data/input';
+import { CancelledError, InputError } from '../engine/errors';
+import { DEFAULT_SANITY_METHODS, sanityCheck } from '../engine/evaluation/sanity';
+import { sensitivityN } from '../engine/evaluation/sensitivity-n';
+import { defaultGradcamLayer, explain, predict } from '../engine/explain';
+import { loadModel } from '../engine/model/load';
+import type { Model } from '../engine/model/model';
+import { renderAttribution } from '../engine/render/attribution-image';
+import { encodePng } from '../engine/render/png';
+import { SENSITIVITY_N_METHODS } from '../engine/evaluation/sensitivity-n';
+import type {
+  EngineMemory,
+  EngineRequests,
+  ExplainResult,
+  MethodResult,
+  MethodSettings,
+  ModelDescription,
+  RequestKind,
+} from '../protocol/engine';
+
+/** What a handler gets besides its params: progress reporting, cancellation, transferables. */
+export interface RequestContext {
+  signal: AbortSignal;
+  onProgress(done: number, total: number, label?: string): void;
+  /** ArrayBuffers of the result to transfer rather than copy. */
+  transfer: ArrayBuffer[];
+}
+
+interface CachedModel {
+  model: Model;
+  /** The file's mtime and size when loaded: a changed file is loaded again. */
+  stamp: string;
+}
+
+async function fileStamp(file: string): Promise<string | undefined> {
+  try {
+    const s = await fs.stat(file);
+    return `${s.mtimeMs}:${s.size}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function cancelIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new CancelledError();
+}
+
+/** A copy of the bytes in an ArrayBuffer of their own (transferable, nothing else in it). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
+/** The serialisable method settings of a request as engine MethodOptions (the method id left out). */
+function methodOptions(settings: MethodSettings): MethodOptions {
+  const { method: _method, ...rest } = settings;
+  const options: MethodOptions = {};
+  for (const [key, value] of Object.entries(rest)) if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+  return options;
+}
+
+/** JSON as the CLI writes it: non-finite numbers (undefined correlations) become null. */
+function asCliJson(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+}
+
+/**
+ * The engine behind the worker's RPC: one handler per request kind and a cache of loaded
+ * models by resolved path. Editor-free and thread-free (engine-worker.ts carries the messages);
+ * requests are expected one at a time.
+ */
+export class EngineService {
+  private readonly models = new Map<string, CachedModel>();
+
+  /** The cached model for `file`, loaded (again, when the file changed since) if needed. */
+  private async model(file: string, signal: AbortSignal): Promise<Model> {
+    const key = path.resolve(file);
+    const stamp = await fileStamp(key);
+    const cached = this.models.get(key);
+    if (cached && cached.stamp === stamp) return cached.model;
+    if (cached) this.evict(key);
+    const model = await loadModel(key);
+    if (signal.aborted) {
+      model.dispose();
+      throw new CancelledError();
+    }
+    // A missing file fails in loadModel with an InputError, so the stamp is defined here.
+    this.models.set(key, { model, stamp: stamp ?? '' });
+    return model;
+  }
+
+  /** Disposes the cached model of `file`, or every cached model without one. */
+  evict(file?: string): void {
+    const keys = file === undefined ? [...this.models.keys()] : [path.resolve(file)];
+    for (const key of keys) {
+      this.models.get(key)?.model.dispose();
+      this.models.delete(key);
+    }
+  }
+
+  async handle<K extends RequestKind>(kind: K, params: EngineRequests[K]['params'], ctx: RequestContext): Promise<EngineRequests[K]['result']> {
+    // Each handler's params and result types match its kind; the map below keeps them checked.
+    const handler = this.handlers[kind] as (p: EngineRequests[K]['params'], c: RequestContext) => Promise<EngineRequests[K]['result']>;
+    if (!handler) throw new InputError(`unknown request '${String(kind)}'`);
+    return handler(params, ctx);
+  }
+
+  private readonly handlers: { [K in RequestKind]: (params: EngineRequests[K]['params'], ctx: RequestContext) => Promise<EngineRequests[K]['result']> } = {
+    describeModel: (p, ctx) => this.describeModel(p, ctx),
+    explain: (p, ctx) => this.explain(p, ctx),
+    sanity: (p, ctx) => this.sanity(p, ctx),
+    sensitivityN: (p, ctx) => this.sensitivityN(p, ctx),
+    evict: async (p) => this.evict(p.model),
+    memory: async () => this.memory(),
+  };
+
+  memory(): EngineMemory {
+    const m = tf.memory();
+    return { numTensors: m.numTensors, numBytes: m.numBytes, models: [...this.models.keys()], backend: activeBackend() ?? 'none' };
+  }
+
+  dispose(): void {
+    this.evict();
+  }
+
+  private async describeModel(params: EngineRequests['describeModel']['params'], ctx: RequestContext): Promise<ModelDescription> {
+    const model = await this.model(params.model, ctx.signal);
+    const { shape, layout, channels, height, width } = model.input;
+    return {
+      path: model.path,
+      format: model.format,
+      input: { shape: [...shape], layout, channels, height, width },
+      numClasses: model.numClasses,
+      ...(model.labels ? { labels: [...model.labels] } : {}),
+      layers: model.layers.map((l) => ({ name: l.name, opType: l.opType, ...(l.outputShape ? { outputShape: [...l.outputShape] } : {}) })),
+      backend: activeBackend() ?? 'none',
+    };
+  }
+
+  /**
+   * Every method in turn on one prediction. A method rejecting its options (an InputError) gets
+   * its `error` and the others still run; cancellation and internal errors fail the request.
+   * Progress: percent units per method, labelled with the method.
+   */
+  private async explain(params: EngineRequests['explain']['params'], ctx: RequestContext): Promise<ExplainResult> {
+    if (params.methods.length === 0) throw new InputError('explain: no methods given');
+    const model = await this.model(params.model, ctx.signal);
+    const input = await loadInput(params.input, model);
+    try {
+      cancelIfAborted(ctx.signal);
+      const topK = predict(model, input, params.topK ?? 5);
+      const target = params.target ?? topK[0].class;
+      if (!Number.isInteger(target) || target < 0 || target >= model.numClasses) {
+        throw new InputError(`target ${target} is out of range: the model has classes 0–${model.numClasses - 1}`);
+      }
+      const total = params.methods.length * 100;
+      const methods: MethodResult[] = [];
+      for (const [i, settings] of params.methods.entries()) {
+        const started = performance.now();
+        ctx.onProgress(i * 100, total, settings.method);
+        try {
+          const result = await explain({
+            model,
+            input,
+            method: settings.method,
+            options: methodOptions(settings),
+            target,
+            topK: 1,
+            signal: ctx.signal,
+            onProgress: (done, of) => ctx.onProgress(i * 100 + Math.floor((100 * done) / Math.max(of, 1)), total, settings.method),
+          });
+          try {
+            const png = ownBuffer(encodePng(renderAttribution(model, input, result.attribution, params.opacity)));
+            ctx.transfer.push(png);
+            methods.push({ method: result.method, png, ms: result.attributionMs, ...(result.delta !== undefined ? { delta: result.delta } : {}) });
+          } finally {
+            result.attribution.dispose();
+          }
+        } catch (err) {
+          if (!(err instanceof InputError)) throw err;
+          methods.push({ method: settings.method, png: new ArrayBuffer(0), ms: performance.now() - started, error: err.message });
+        }
+      }
+      ctx.onProgress(total, total);
+      return {
+        model: model.path,
+        input: params.input,
+        target,
+        topK: topK.map(({ class: k, label, probability }) => ({ class: k, label, probability })),
+        methods,
+        backend: activeBackend() ?? 'none',
+      };
+    } finally {
+      input.dispose();
+    }
+  }
+
+  /** The CLI's `sanity` (cascading by default) as the JSON it writes. */
+  private async sanity(params: EngineRequests['sanity']['params'], ctx: RequestContext): Promise<unknown> {
+    const model = await this.model(params.model, ctx.signal);
+    const input = await loadInput(params.input, model);
+    try {
+      const started = performance.now();
+      const mode = params.mode ?? 'cascading';
+      const result = await sanityCheck(model, input, {
+        methods: params.methods ?? [...DEFAULT_SANITY_METHODS],
+        mode,
+        seed: params.seed,
+        signal: ctx.signal,
+        onProgress: (done, total) => ctx.onProgress(done, total, `sanity (${mode})`),
+      });
+      return asCliJson({
+        model: model.path,
+        input: params.input,
+        backend: activeBackend(),
+        ...result,
+        timings: { totalMs: Math.round(performance.now() - started) },
+      });
+    } finally {
+      input.dispose();
+    }
+  }
+
+  /**
+   * The CLI's `evaluate --metric sensitivity-n` with its defaults (pixel features, occlusion 1×1,
+   * Grad-CAM upsampled), on the predicted class.
+   */
+  private async sensitivityN(params: EngineRequests['sensitivityN']['params'], ctx: RequestContext): Promise<unknown> {
+    const model = await this.model(params.model, ctx.signal);
+    const input = await loadInput(params.input, model);
+    const attributions: Record<string, tf.Tensor> = {};
+    try {
+      const methods = params.methods ?? SENSITIVITY_N_METHODS;
+      for (const id of methods) getMethod(id);
+      const target = predict(model, input, 1)[0].class;
+      for (const [i, id] of methods.entries()) {
+        const options: MethodOptions =
+          id === 'occlusion' ? { window: [1, 1], stride: [1, 1] } : id === 'gradcam' ? { upsample: true, layer: defaultGradcamLayer(model) } : {};
+        if (id === 'guided_gradcam') options.layer = defaultGradcamLayer(model);
+        ctx.onProgress(i, methods.length, id);
+        const result = await attribute(id, { model, input, target, signal: ctx.signal }, options);
+        attributions[id] = result.attribution;
+      }
+      const result = await sensitivityN(
+        { model, input, target, attributions, signal: ctx.signal, onProgress: (done, total) => ctx.onProgress(done, total, 'sensitivity-n') },
+        { subsets: params.subsets, seed: params.seed },
+      );
+      return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), target, methods, result });
+    } finally {
+      for (const t of Object.values(attributions)) t.dispose();
+      input.dispose();
+    }
+  }
+}

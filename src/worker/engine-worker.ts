@@ -1,0 +1,112 @@
+/**
+ * The engine worker (dist/engine-worker.js): a worker_threads Worker started by EngineClient.
+ * It answers 'init' with 'ready' once the backend runs, then handles requests one at a time,
+ * each with its own AbortController ('cancel' aborts it; the engine checks the signal between
+ * batches). Progress is throttled to at most 10 messages a second per request. No vscode here:
+ * the engine stays editor-free.
+ */
+import { parentPort, type TransferListItem } from 'node:worker_threads';
+import { initBackend } from '../engine/backend';
+import { CancelledError, InputError } from '../engine/errors';
+import type { HostMessage, WorkerMessage } from '../protocol/engine';
+import { EngineService } from './engine-service';
+
+/** Least time between two progress messages of a request. */
+const PROGRESS_INTERVAL_MS = 100;
+
+type RequestMessage = Extract<HostMessage, { type: 'request' }>;
+
+const port = parentPort;
+if (!port) throw new Error('engine-worker must run in a worker thread');
+
+const service = new EngineService();
+let initialised: Promise<boolean> | undefined;
+const waiting: RequestMessage[] = [];
+let running: { id: number; controller: AbortController } | undefined;
+
+function send(message: WorkerMessage, transfer: TransferListItem[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+function errorKind(err: unknown, signal: AbortSignal): 'input' | 'cancelled' | 'internal' {
+  if (err instanceof CancelledError || (signal.aborted && (err as Error)?.name === 'AbortError')) return 'cancelled';
+  if (err instanceof InputError) return 'input';
+  return 'internal';
+}
+
+async function init(backend: Extract<HostMessage, { type: 'init' }>['backend']): Promise<boolean> {
+  try {
+    send({ type: 'ready', backend: await initBackend(backend) });
+    return true;
+  } catch (err) {
+    send({ type: 'initError', message: (err as Error).message, kind: err instanceof InputError ? 'input' : 'internal' });
+    return false;
+  }
+}
+
+async function run(request: RequestMessage): Promise<void> {
+  const controller = new AbortController();
+  running = { id: request.id, controller };
+  let last = 0;
+  const transfer: ArrayBuffer[] = [];
+  const onProgress = (done: number, total: number, label?: string) => {
+    const now = Date.now();
+    if (now - last < PROGRESS_INTERVAL_MS && done < total) return;
+    last = now;
+    send({ type: 'progress', id: request.id, done, total, ...(label !== undefined ? { label } : {}) });
+  };
+  try {
+    const result = await service.handle(request.kind, request.params, { signal: controller.signal, onProgress, transfer });
+    send({ type: 'result', id: request.id, result }, transfer);
+  } catch (err) {
+    const kind = errorKind(err, controller.signal);
+    if (kind === 'internal') console.error(`engine worker: ${request.kind} failed:`, err);
+    send({ type: 'error', id: request.id, message: kind === 'cancelled' ? 'cancelled' : (err as Error)?.message ?? String(err), kind });
+  } finally {
+    running = undefined;
+  }
+}
+
+/** Runs the waiting requests in arrival order, one at a time, once the backend is up. */
+async function drain(): Promise<void> {
+  if (running || !initialised) return;
+  const ok = await initialised;
+  while (!running && waiting.length > 0) {
+    const next = waiting.shift()!;
+    if (!ok) {
+      send({ type: 'error', id: next.id, message: 'the engine has no backend (init failed)', kind: 'internal' });
+      continue;
+    }
+    await run(next);
+  }
+}
+
+port.on('message', (message: HostMessage) => {
+  switch (message.type) {
+    case 'init':
+      initialised ??= init(message.backend);
+      void drain();
+      break;
+    case 'request':
+      waiting.push(message);
+      void drain();
+      break;
+    case 'cancel': {
+      if (running?.id === message.id) {
+        running.controller.abort();
+        break;
+      }
+      const at = waiting.findIndex((r) => r.id === message.id);
+      if (at >= 0) {
+        waiting.splice(at, 1);
+        send({ type: 'error', id: message.id, message: 'cancelled', kind: 'cancelled' });
+      }
+      break;
+    }
+    case 'crash':
+      setImmediate(() => {
+        throw new Error(message.reason);
+      });
+      break;
+  }
+});
