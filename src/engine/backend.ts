@@ -23,14 +23,24 @@ function wasmDirectory(): string {
   return path.dirname(nodeRequire.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + path.sep;
 }
 
+/**
+ * Folders with a node_modules of their own where native bindings may be installed (the
+ * extension installs them into its global storage: they cannot ship inside the .vsix).
+ */
+let nativeSearchPaths: readonly string[] = [];
+
 /** Loads a native TensorFlow binding; both register themselves as tf backend 'tensorflow'. */
 function tryNative(pkg: string): boolean {
-  try {
-    nodeRequire(pkg);
-    return true;
-  } catch {
-    return false;
+  const requires = [nodeRequire, ...nativeSearchPaths.map((dir) => createRequire(path.join(dir, 'package.json')))];
+  for (const load of requires) {
+    try {
+      load(pkg);
+      return true;
+    } catch {
+      // not installed there
+    }
   }
+  return false;
 }
 
 async function activate(name: BackendName): Promise<boolean> {
@@ -53,7 +63,8 @@ let active: BackendName | undefined;
  * Activates `requested`, or with 'auto' the fastest backend present. An explicit request that
  * cannot be honoured is an error, never a silent fallback.
  */
-export async function initBackend(requested: BackendName | 'auto' = 'auto'): Promise<BackendName> {
+export async function initBackend(requested: BackendName | 'auto' = 'auto', searchPaths: readonly string[] = []): Promise<BackendName> {
+  nativeSearchPaths = searchPaths;
   if (requested !== 'auto' && !(BACKENDS as readonly string[]).includes(requested)) {
     throw new InputError(`unknown backend '${requested}': expected auto, ${BACKENDS.join(', ')}`);
   }

@@ -74,6 +74,8 @@ export interface EngineClientOptions {
   /** Receives the worker's stdout and stderr lines (default: they go to this process's). */
   log?: (line: string) => void;
   resourceLimits?: ResourceLimits;
+  /** Folders where optional native backends were installed (their node_modules), e.g. the extension's global storage. */
+  nativeModulePaths?: string[];
 }
 
 interface Pending {
@@ -296,7 +298,7 @@ export class EngineClient {
       const running = this.running;
       if (running?.posted) this.finish(running, new EngineError('crashed', `engine worker stopped: ${reason}`));
     });
-    worker.postMessage({ type: 'init', backend: this.backendChoice } satisfies HostMessage);
+    worker.postMessage({ type: 'init', backend: this.backendChoice, nativeModulePaths: this.options.nativeModulePaths } satisfies HostMessage);
     return handle;
   }
 

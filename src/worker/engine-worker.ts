@@ -34,9 +34,9 @@ function errorKind(err: unknown, signal: AbortSignal): 'input' | 'cancelled' | '
   return 'internal';
 }
 
-async function init(backend: Extract<HostMessage, { type: 'init' }>['backend']): Promise<boolean> {
+async function init({ backend, nativeModulePaths }: Extract<HostMessage, { type: 'init' }>): Promise<boolean> {
   try {
-    send({ type: 'ready', backend: await initBackend(backend) });
+    send({ type: 'ready', backend: await initBackend(backend, nativeModulePaths) });
     return true;
   } catch (err) {
     send({ type: 'initError', message: (err as Error).message, kind: err instanceof InputError ? 'input' : 'internal' });
@@ -84,7 +84,7 @@ async function drain(): Promise<void> {
 port.on('message', (message: HostMessage) => {
   switch (message.type) {
     case 'init':
-      initialised ??= init(message.backend);
+      initialised ??= init(message);
       void drain();
       break;
     case 'request':

@@ -118,3 +118,23 @@ describe('input errors name the file and the problem', () => {
     assert.equal(tf.memory().numTensors, before);
   });
 });
+
+describe('native backends', () => {
+  it('loads an optional binding installed in a given folder, and names it when it is missing', async () => {
+    const dir = tempDir();
+    await assert.rejects(initBackend('tensorflow', [dir]), /backend 'tensorflow' is not installed: install @tensorflow\/tfjs-node/);
+    // A stand-in binding that registers backend 'tensorflow' the way tfjs-node does (here: a cpu backend).
+    const pkg = path.join(dir, 'node_modules', '@tensorflow', 'tfjs-node');
+    fs.mkdirSync(pkg, { recursive: true });
+    const core = require.resolve('@tensorflow/tfjs-core');
+    const cpu = require.resolve('@tensorflow/tfjs-backend-cpu');
+    fs.writeFileSync(
+      path.join(pkg, 'index.js'),
+      `const tf = require(${JSON.stringify(core)}); const { MathBackendCPU } = require(${JSON.stringify(cpu)});\n` +
+        `tf.registerBackend('tensorflow', () => new MathBackendCPU(), 3);\n`,
+    );
+    assert.equal(await initBackend('tensorflow', [dir]), 'tensorflow');
+    assert.equal(tf.getBackend(), 'tensorflow');
+    await initBackend('cpu');
+  });
+});
