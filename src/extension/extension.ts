@@ -1,0 +1,85 @@
+/**
+ * Attribution Lens in VS Code: activation wires the features together; nothing heavy happens here.
+ * The engine worker starts on the first request that needs it, and never in an untrusted workspace.
+ */
+import * as vscode from 'vscode';
+import { CODELENS_LANGUAGES, TrainingCodeLensProvider } from './codelens/training-codelens';
+import { Commands } from './commands/commands';
+import { EngineHost } from './engine/engine-host';
+import { ExplainCache } from './engine/explain-cache';
+import { HOVER_LANGUAGES, ImageHoverProvider } from './hover/image-hover';
+import { ModelWatcher } from './live/model-watcher';
+import { ModelState } from './models/model-state';
+import { ModelsTreeProvider } from './models/models-view';
+import { ResultsPanel } from './panels/results-panel';
+import { readSettings, SECTION, type Settings } from './settings';
+
+/** What activate() returns: the running pieces (used by tests and the benchmark). */
+export interface ExtensionApi {
+  host: EngineHost;
+  explanations: ExplainCache;
+  state: ModelState;
+  hover: ImageHoverProvider;
+  codeLens: TrainingCodeLensProvider;
+  models: ModelsTreeProvider;
+  watcher: ModelWatcher;
+  commands: Commands;
+  log: vscode.LogOutputChannel;
+}
+
+export function activate(context: vscode.ExtensionContext): ExtensionApi {
+  const t0 = performance.now();
+  const log = vscode.window.createOutputChannel('Attribution Lens', { log: true });
+  context.subscriptions.push(log);
+
+  let settings: Settings = readSettings();
+  const current = (): Settings => settings;
+
+  const host = new EngineHost(context.asAbsolutePath('dist/engine-worker.js'), log, settings.backend);
+  const explanations = new ExplainCache(host, settings.cacheSize);
+  const state = new ModelState(context.workspaceState);
+  const models = new ModelsTreeProvider(state, () => current().sampleFolders);
+  const refreshModels = (): void => models.refresh();
+  const watcher = new ModelWatcher(host, explanations, state, current, refreshModels, log);
+  const hover = new ImageHoverProvider(explanations, state, current, log);
+  const codeLens = new TrainingCodeLensProvider();
+  const commands = new Commands({ extensionUri: context.extensionUri, host, explanations, state, settings: current, log, refreshModels });
+
+  const fileSelector = (langs: string[]): vscode.DocumentSelector => langs.map((language) => ({ language, scheme: 'file' }));
+  const sidecarWatcher = vscode.workspace.createFileSystemWatcher('**/*.lens.json');
+
+  context.subscriptions.push(
+    host,
+    state,
+    models,
+    watcher,
+    sidecarWatcher,
+    sidecarWatcher.onDidChange(refreshModels),
+    sidecarWatcher.onDidCreate(refreshModels),
+    sidecarWatcher.onDidDelete(refreshModels),
+    vscode.window.createTreeView('attributionLens.models', { treeDataProvider: models, showCollapseAll: true, canSelectMany: false }),
+    vscode.languages.registerHoverProvider(fileSelector(HOVER_LANGUAGES), hover),
+    vscode.languages.registerCodeLensProvider(fileSelector(CODELENS_LANGUAGES), codeLens),
+    ...commands.register(),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration(SECTION)) return;
+      settings = readSettings();
+      host.setBackend(settings.backend);
+      explanations.setCapacity(settings.cacheSize);
+      if (e.affectsConfiguration(`${SECTION}.sampleFolders`)) refreshModels();
+      log.info('settings changed');
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      log.info('workspace trusted: the engine will start on the first request');
+      refreshModels();
+    }),
+    { dispose: () => ResultsPanel.disposeCurrent() },
+  );
+
+  log.info(`activated in ${(performance.now() - t0).toFixed(1)} ms (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'not trusted'})`);
+  return { host, explanations, state, hover, codeLens, models, watcher, commands, log };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions, disposed by VS Code.
+}

@@ -1,0 +1,235 @@
+// The extension's handlers with `vscode` faked at the edge only: activate() on a copy of the MNIST
+// example, the REAL engine client and worker (dist/engine-worker.js, built in `before`), real files.
+import './helpers/install-fake-vscode';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fake, fakeContext, fakeDocument, Position, CancellationTokenSource, setConfig, Uri, type FakePanel } from './helpers/fake-vscode';
+import { activate, type ExtensionApi } from '../../src/extension/extension';
+import { ResultsPanel } from '../../src/extension/panels/results-panel';
+import type { ModelsNode } from '../../src/extension/models/models-view';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+  contributes: { commands: { command: string; category: string }[] };
+};
+
+let ws: string;
+let model: string;
+let sample: string;
+let ext: ExtensionApi;
+let context: ReturnType<typeof fakeContext>;
+
+// The fakes are structurally what the handlers use; these casts (typed without importing 'vscode',
+// which only src/extension may) are the only place the test bridges the two.
+type HoverArgs = Parameters<ExtensionApi['hover']['provideHover']>;
+const asDoc = (d: ReturnType<typeof fakeDocument>) => d as unknown as HoverArgs[0];
+const at = (line: number, character: number) => new Position(line, character) as unknown as HoverArgs[1];
+const token = () => new CancellationTokenSource().token as unknown as HoverArgs[2];
+const cmd = (id: string, ...args: unknown[]) => {
+  const fn = fake.commands.get(id);
+  assert.ok(fn, `command ${id} registered`);
+  return fn(...args) as Promise<unknown>;
+};
+const lastPanel = (): FakePanel => fake.panels[fake.panels.length - 1];
+
+before(() => {
+  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, stdio: 'inherit' });
+  ws = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-ext-'));
+  fs.cpSync(path.join(REPO, 'examples', 'mnist'), path.join(ws, 'mnist'), { recursive: true });
+  fs.mkdirSync(path.join(ws, 'node_modules', 'pkg'), { recursive: true });
+  fs.copyFileSync(path.join(ws, 'mnist', 'digit_cnn.onnx'), path.join(ws, 'node_modules', 'pkg', 'ignored.onnx'));
+  model = path.join(ws, 'mnist', 'digit_cnn.onnx');
+  sample = path.join(ws, 'mnist', 'samples', 'digit_7.png');
+  fake.reset();
+  fake.workspaceFolders = [ws];
+  fake.config = { 'attributionLens.backend': 'cpu', 'attributionLens.methods': ['saliency', 'gradcam'], 'attributionLens.sanityMethods': ['saliency', 'gradcam'] };
+  context = fakeContext(REPO);
+  ext = activate(context as unknown as Parameters<typeof activate>[0]);
+});
+
+after(() => {
+  for (const d of context.subscriptions) d.dispose();
+  fs.rmSync(ws, { recursive: true, force: true });
+});
+
+describe('extension handlers (real engine worker)', () => {
+  it('registers every contributed command, under one category', () => {
+    for (const c of pkg.contributes.commands) {
+      assert.ok(fake.commands.has(c.command), c.command);
+      assert.equal(c.category, 'Attribution Lens');
+    }
+    assert.equal(ext.host.isRunning, false, 'activation does not start the engine');
+  });
+
+  it('in an untrusted workspace, explains why instead of starting the engine', async () => {
+    fake.trusted = false;
+    try {
+      await cmd('attributionLens.explainImage', Uri.file(sample));
+      const warning = fake.messages.find((m) => m.level === 'warning');
+      assert.match(warning?.text ?? '', /trusted workspaces/);
+      assert.equal(ext.host.isRunning, false);
+      const hover = await ext.hover.provideHover(asDoc(fakeDocument(path.join(ws, 't.py'), `x = "mnist/samples/digit_7.png"`, 'python')), at(0, 8), token());
+      assert.match((hover?.contents as unknown as { value: string }).value, /data:image\/png;base64,.*Trust this workspace/s);
+    } finally {
+      fake.trusted = true;
+      fake.messages = [];
+    }
+  });
+
+  it('picks the active model from the workspace files, skipping node_modules', async () => {
+    let offered: string[] = [];
+    fake.quickPicks.push((items) => {
+      offered = items.map((i) => i.label);
+      return items[0];
+    });
+    await cmd('attributionLens.pickModel');
+    assert.deepEqual(offered, ['digit_cnn.onnx']);
+    assert.equal(ext.state.activeModel, model);
+    assert.equal(fake.context.get('attributionLens.hasActiveModel'), true);
+  });
+
+  it('explains an image from the explorer: progress reported, panel with one PNG per method', async () => {
+    await cmd('attributionLens.explainImage', Uri.file(sample));
+    assert.deepEqual(fake.messages, []);
+    const progress = fake.progress[fake.progress.length - 1];
+    assert.match(progress.title ?? '', /digit_7\.png with digit_cnn\.onnx/);
+    assert.ok(progress.reports.length > 0, 'progress reported');
+    const panel = lastPanel();
+    assert.deepEqual(
+      panel.options.localResourceRoots?.map((u) => path.relative(REPO, u.fsPath)),
+      ['dist', 'media'],
+    );
+    assert.match(panel.webview.html, /default-src 'none'/);
+    panel.sendFromWebview({ type: 'ready' });
+    const shown = panel.posted[panel.posted.length - 1] as { view: { prediction: string; methods: { method: string; image: string }[] } };
+    assert.deepEqual(
+      shown.view.methods.map((m) => m.method),
+      ['saliency', 'gradcam'],
+    );
+    for (const m of shown.view.methods) assert.match(m.image, /^data:image\/png;base64,iVBOR/);
+    assert.match(shown.view.prediction, /^7 /);
+    panel.sendFromWebview({ type: 'evil', payload: 1 }); // ignored
+  });
+
+  it('cancelling the notification stops the request within a second', async () => {
+    setConfig('attributionLens.methods', ['occlusion', 'integrated_gradients', 'gradient_shap', 'boundary_ig']);
+    let cancelledAt = 0;
+    fake.onProgressStart = (p) =>
+      setTimeout(() => {
+        cancelledAt = performance.now();
+        p.cancel();
+      }, 150);
+    fake.messages = [];
+    const panelsBefore = fake.panels.length;
+    const posted = lastPanel().posted.length;
+    try {
+      await cmd('attributionLens.explainImage', Uri.file(path.join(ws, 'mnist', 'samples', 'digit_3.png')));
+    } finally {
+      fake.onProgressStart = undefined;
+      setConfig('attributionLens.methods', ['saliency', 'gradcam']);
+    }
+    assert.ok(cancelledAt > 0);
+    assert.ok(performance.now() - cancelledAt < 1000, `stopped ${Math.round(performance.now() - cancelledAt)} ms after cancel`);
+    assert.match(fake.messages.map((m) => m.text).join('\n'), /cancelled/);
+    assert.equal(fake.panels.length, panelsBefore);
+    assert.equal(lastPanel().posted.length, posted, 'the panel was not updated');
+  });
+
+  it('hovers an image path: image, top-k and overlay; the second hover comes from the cache', async () => {
+    const doc = asDoc(fakeDocument(path.join(ws, 'train.py'), `img = load("mnist/samples/digit_9.png")`, 'python'));
+    const t0 = performance.now();
+    const cold = await ext.hover.provideHover(doc, at(0, 20), token());
+    const coldMs = performance.now() - t0;
+    const t1 = performance.now();
+    const warm = await ext.hover.provideHover(doc, at(0, 20), token());
+    const warmMs = performance.now() - t1;
+    const md = (cold?.contents as unknown as { value: string; supportHtml: boolean }) ?? assert.fail('no hover');
+    assert.ok(md.supportHtml);
+    assert.equal((md.value.match(/<img src="data:image\/png;base64,/g) ?? []).length, 2, 'input and overlay');
+    assert.match(md.value, /\*\*9\*\* \d+\.\d%/);
+    assert.equal((warm?.contents as unknown as { value: string }).value, md.value);
+    assert.ok(warmMs < coldMs && warmMs < 50, `warm ${warmMs.toFixed(1)} ms, cold ${coldMs.toFixed(1)} ms`);
+    // Not a path, or a path that does not exist: no hover.
+    const none = await ext.hover.provideHover(asDoc(fakeDocument(path.join(ws, 'a.py'), `x = "nope.png"`, 'python')), at(0, 6), token());
+    assert.equal(none, undefined);
+  });
+
+  it('puts CodeLenses above training and export calls', () => {
+    const doc = asDoc(fakeDocument(path.join(ws, 'train.py'), 'model.fit(x)\n\ntorch.onnx.export(model, x, "m.onnx")\n', 'python'));
+    const lenses = ext.codeLens.provideCodeLenses(doc);
+    assert.deepEqual(
+      lenses.map((l) => [l.range.start.line, l.command?.command]),
+      [
+        [0, 'attributionLens.explainLatestModel'],
+        [0, 'attributionLens.sanityCheckLatestModel'],
+        [2, 'attributionLens.explainLatestModel'],
+        [2, 'attributionLens.sanityCheckLatestModel'],
+      ],
+    );
+  });
+
+  it('the Models view lists the model, its input spec, labels and samples, then pinned samples', async () => {
+    const roots = await ext.models.getChildren();
+    assert.deepEqual(
+      roots.map((n) => n.kind === 'model' && n.entry.label),
+      ['digit_cnn.onnx'],
+    );
+    const item = ext.models.getTreeItem(roots[0]);
+    assert.equal(item.contextValue, 'model.active');
+    const children = await ext.models.getChildren(roots[0]);
+    const infos = children.filter((c): c is Extract<ModelsNode, { kind: 'info' }> => c.kind === 'info');
+    assert.deepEqual(
+      infos.map((i) => [i.label, i.description]),
+      [
+        ['input', '1×28×28 NCHW'],
+        ['labels', '10: 0, 1, 2, 3, 4, …'],
+      ],
+    );
+    const samples = children.filter((c): c is Extract<ModelsNode, { kind: 'sample' }> => c.kind === 'sample');
+    assert.deepEqual(
+      samples.map((s) => path.basename(s.file)),
+      ['digit_0.png', 'digit_1.png', 'digit_2.png', 'digit_3.png', 'digit_7.npy', 'digit_7.png', 'digit_9.png'],
+    );
+    await cmd('attributionLens.pinSample', samples[5]);
+    await cmd('attributionLens.pinSample', undefined, [Uri.file(samples[2].file), Uri.file(samples[4].file)]);
+    const after = await ext.models.getChildren();
+    assert.equal(after[after.length - 1].kind, 'pinnedGroup');
+    assert.deepEqual(
+      (await ext.models.getChildren(after[after.length - 1])).map((n) => n.kind === 'sample' && path.basename(n.file)),
+      ['digit_7.png', 'digit_2.png', 'digit_7.npy'],
+    );
+    assert.equal(ext.models.getTreeItem(samples[5]).contextValue, 'sample.pinned');
+  });
+
+  it('sanity checks from the tree: panel and message "n/m sanity checks pass"', async () => {
+    const [modelNode] = await ext.models.getChildren();
+    fake.quickPicks.push((items) => items[0]); // the first pinned sample
+    fake.messages = [];
+    await cmd('attributionLens.sanityCheck', modelNode);
+    assert.match(fake.messages[0]?.text ?? '', /^digit_cnn\.onnx: \d\/2 sanity checks pass$/);
+  });
+
+  it('re-exporting the model evicts it, re-explains the pinned samples and updates the status bar', async () => {
+    setConfig('attributionLens.liveSanity', true);
+    ResultsPanel.show(context.extensionUri as unknown as Parameters<typeof ResultsPanel.show>[0], { title: 't', model, input: sample, methods: [] });
+    const panel = lastPanel();
+    panel.sendFromWebview({ type: 'ready' });
+    const postedBefore = panel.posted.length;
+    const watcher = fake.watchers.find((w) => w.glob === '**/*.onnx') ?? assert.fail('no model watcher');
+    fs.copyFileSync(model, `${model}.tmp`);
+    fs.renameSync(`${model}.tmp`, model); // as an exporter writes it
+    watcher.change.fire(Uri.file(model));
+    await new Promise((r) => setTimeout(r, 600)); // the debounce
+    await ext.watcher.idle;
+    const status = fake.statusItems.find((s) => s.id === 'attributionLens.status') ?? assert.fail('no status item');
+    assert.match(status.text, /^\$\(pass\) digit_cnn\.onnx: \d\/2 sanity checks pass$/);
+    assert.ok(fake.logLines.some((l) => /evict digit_cnn\.onnx/.test(l)), 'evicted in the engine');
+    assert.ok(fake.logLines.some((l) => /explain digit_cnn\.onnx digit_7\.npy/.test(l)), 'pinned .npy re-explained');
+    assert.ok(panel.posted.length > postedBefore, 'the open panel was refreshed');
+    setConfig('attributionLens.liveSanity', false);
+  });
+});
