@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   let settings: Settings = readSettings();
   const current = (): Settings => settings;
 
-  const host = new EngineHost(context.asAbsolutePath('dist/engine-worker.js'), log, settings.backend);
+  const host = new EngineHost(context.asAbsolutePath('dist/engine-worker.js'), log, settings.backend, [context.globalStorageUri.fsPath]);
   const explanations = new ExplainCache(host, settings.cacheSize);
   const state = new ModelState(context.workspaceState);
   const models = new ModelsTreeProvider(state, () => current().sampleFolders);
@@ -43,7 +43,16 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const watcher = new ModelWatcher(host, explanations, state, current, refreshModels, log);
   const hover = new ImageHoverProvider(explanations, state, current, log);
   const codeLens = new TrainingCodeLensProvider();
-  const commands = new Commands({ extensionUri: context.extensionUri, host, explanations, state, settings: current, log, refreshModels });
+  const commands = new Commands({
+    extensionUri: context.extensionUri,
+    globalStorage: context.globalStorageUri.fsPath,
+    host,
+    explanations,
+    state,
+    settings: current,
+    log,
+    refreshModels,
+  });
 
   const fileSelector = (langs: string[]): vscode.DocumentSelector => langs.map((language) => ({ language, scheme: 'file' }));
   const sidecarWatcher = vscode.workspace.createFileSystemWatcher('**/*.lens.json');

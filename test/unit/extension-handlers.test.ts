@@ -133,7 +133,8 @@ describe('extension handlers (real engine worker)', () => {
       setConfig('attributionLens.methods', ['saliency', 'gradcam']);
     }
     assert.ok(cancelledAt > 0);
-    assert.ok(performance.now() - cancelledAt < 1000, `stopped ${Math.round(performance.now() - cancelledAt)} ms after cancel`);
+    // The engine checks the signal between batches (~0.6 s apart here); 2 s leaves room for a loaded CI machine.
+    assert.ok(performance.now() - cancelledAt < 2000, `stopped ${Math.round(performance.now() - cancelledAt)} ms after cancel`);
     assert.match(fake.messages.map((m) => m.text).join('\n'), /cancelled/);
     assert.equal(fake.panels.length, panelsBefore);
     assert.equal(lastPanel().posted.length, posted, 'the panel was not updated');

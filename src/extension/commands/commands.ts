@@ -2,6 +2,7 @@
  * The command palette actions (category "Attribution Lens"; `when` clauses in package.json) and
  * their handlers. Each long request runs under a cancellable progress notification (EngineHost).
  */
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineHost } from '../engine/engine-host';
@@ -14,10 +15,13 @@ import type { ModelsNode } from '../models/models-view';
 import { findLatestModel, findModelUris, readJson, workspaceRoots } from '../models/workspace-models';
 import { explainView } from '../panels/results-view';
 import { ResultsPanel } from '../panels/results-panel';
+import { installNativeBackend, NATIVE_PACKAGES, type NativeBackend } from '../engine/native-backend';
 import { methodSettings, type Settings } from '../settings';
 
 export interface CommandDeps {
   extensionUri: vscode.Uri;
+  /** The extension's global storage folder: native backends are installed there. */
+  globalStorage: string;
   host: EngineHost;
   explanations: ExplainCache;
   state: ModelState;
@@ -55,6 +59,7 @@ export class Commands {
       r('attributionLens.sanityCheckLatestModel', () => this.latest('sanity')),
       r('attributionLens.refreshModels', () => this.d.refreshModels()),
       r('attributionLens.showLog', () => this.d.log.show(true)),
+      r('attributionLens.installGpuBackend', () => this.installNativeBackend()),
     ];
   }
 
@@ -217,7 +222,53 @@ export class Commands {
     });
     return picked?.[0]?.fsPath;
   }
+
+  /**
+   * Installs a native TensorFlow backend with npm into the global storage (the .vsix cannot ship
+   * it: its install downloads libtensorflow), then selects it; the engine restarts with it.
+   */
+  async installNativeBackend(): Promise<void> {
+    requireTrust();
+    const choice = await vscode.window.showQuickPick(
+      NATIVE_CHOICES.map((c) => ({ label: c.label, detail: c.detail, backend: c.backend })),
+      { title: vscode.l10n.t('Install a faster backend for Attribution Lens') },
+    );
+    if (!choice) return;
+    await fs.mkdir(this.d.globalStorage, { recursive: true });
+    const installed = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Installing {0}', NATIVE_PACKAGES[choice.backend]), cancellable: true },
+      async (progress, token) => {
+        const controller = new AbortController();
+        const sub = token.onCancellationRequested(() => controller.abort());
+        try {
+          await installNativeBackend(this.d.globalStorage, choice.backend, {
+            signal: controller.signal,
+            log: (line) => {
+              this.d.log.info(`[npm] ${line}`);
+              progress.report({ message: line.slice(0, 80) });
+            },
+          });
+          return true;
+        } catch (err) {
+          this.d.log.error(String((err as Error).message));
+          void vscode.window.showErrorMessage((err as Error).message, vscode.l10n.t('Show Log')).then((a) => a && this.d.log.show(true));
+          return false;
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
+    if (!installed) return;
+    await vscode.workspace.getConfiguration('attributionLens').update('backend', choice.backend, vscode.ConfigurationTarget.Global);
+    void vscode.window.showInformationMessage(vscode.l10n.t('{0} installed: the engine now runs on it.', NATIVE_PACKAGES[choice.backend]));
+  }
 }
+
+/** The native backends the installer offers, fastest first. */
+const NATIVE_CHOICES: { backend: NativeBackend; label: string; detail: string }[] = [
+  { backend: 'tensorflow-gpu', label: 'TensorFlow GPU (CUDA)', detail: '@tensorflow/tfjs-node-gpu: needs an NVIDIA GPU with CUDA' },
+  { backend: 'tensorflow', label: 'TensorFlow CPU', detail: '@tensorflow/tfjs-node: native, multi-threaded' },
+];
 
 /** Engine commands say why they do nothing in an untrusted workspace before asking the user anything. */
 function requireTrust(): void {

@@ -35,8 +35,10 @@ export class EngineHost implements vscode.Disposable {
     private readonly workerScript: string,
     private readonly log: vscode.LogOutputChannel,
     backend: BackendChoice,
+    /** Where the GPU/native backend installer puts its node_modules (the extension's global storage). */
+    private readonly nativeModulePaths: string[] = [],
     private readonly createClient: (script: string, log: (line: string) => void) => EngineApi = (script, logLine) =>
-      new EngineClient(script, { log: logLine, maxQueue: 8 }),
+      new EngineClient(script, { log: logLine, maxQueue: 8, nativeModulePaths }),
   ) {
     this.backend = backend;
   }

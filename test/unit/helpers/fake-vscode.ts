@@ -5,6 +5,7 @@
  * before importing any src/extension module.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 type Listener<T> = (e: T) => unknown;
@@ -454,6 +455,7 @@ export function fakeContext(extensionPath: string) {
     subscriptions: [] as { dispose(): unknown }[],
     extensionUri: Uri.file(extensionPath),
     extensionPath,
+    globalStorageUri: Uri.file(fs.mkdtempSync(path.join(os.tmpdir(), 'lens-global-storage-'))),
     asAbsolutePath: (p: string) => path.join(extensionPath, p),
     workspaceState: {
       get: <T>(k: string, d?: T) => (store.has(k) ? (store.get(k) as T) : d),
