@@ -11,7 +11,7 @@ Explain an image model's predictions and check whether the explanations can be t
 
 Commands:
   explain   attribute one prediction with one method (saliency, IG, SmoothGrad, occlusion, Grad-CAM…)
-  evaluate  check several methods' attributions with a metric (completeness, sensitivity-n)
+  evaluate  check several methods' attributions with a metric (completeness, sensitivity-n, alignment)
   sanity    model-parameter randomization test: do the maps change when the weights do?
   models    list the model files in a folder, their inputs and unsupported operators
   demo      explain the bundled MNIST example with every method
