@@ -2,6 +2,7 @@
  * Attribution Lens in VS Code: activation wires the features together; nothing heavy happens here.
  * The engine worker starts on the first request that needs it, and never in an untrusted workspace.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CODELENS_LANGUAGES, TrainingCodeLensProvider } from './codelens/training-codelens';
 import { Commands } from './commands/commands';
@@ -36,7 +37,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const current = (): Settings => settings;
 
   const host = new EngineHost(context.asAbsolutePath('dist/engine-worker.js'), log, settings.backend, [context.globalStorageUri.fsPath]);
-  const explanations = new ExplainCache(host, settings.cacheSize);
+  const explanations = new ExplainCache(host, settings.cacheSize, {
+    storageDir: path.join(context.globalStorageUri.fsPath, 'results'),
+    log: (message) => log.warn(message),
+  });
   const state = new ModelState(context.workspaceState);
   const models = new ModelsTreeProvider(state, () => current().sampleFolders);
   const refreshModels = (): void => models.refresh();
@@ -70,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     vscode.languages.registerHoverProvider(fileSelector(HOVER_LANGUAGES), hover),
     vscode.languages.registerCodeLensProvider(fileSelector(CODELENS_LANGUAGES), codeLens),
     ...commands.register(),
+    ResultsPanel.registerSerializer(context.extensionUri),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration(SECTION)) return;
       settings = readSettings();

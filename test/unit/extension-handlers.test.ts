@@ -90,6 +90,8 @@ describe('extension handlers (real engine worker)', () => {
     assert.deepEqual(offered, ['digit_cnn.onnx']);
     assert.equal(ext.state.activeModel, model);
     assert.equal(fake.context.get('attributionLens.hasActiveModel'), true);
+    const status = fake.statusItems.find((s) => s.id === 'attributionLens.status');
+    assert.equal(status?.text, '$(beaker) digit_cnn.onnx', 'the status bar names the picked model');
   });
 
   it('explains an image from the explorer: progress reported, panel with one PNG per method', async () => {

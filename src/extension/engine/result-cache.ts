@@ -2,8 +2,8 @@
  * Keys and a small LRU for engine results (hover overlays, explain panels). Pure: no `vscode`.
  *
  * A key names the model and input by path plus mtime and size: cheap to get from a `stat`, and it
- * changes whenever a file is re-exported or edited. (The issue asks for content hashes so results
- * survive a copy; that and persistence in the extension's storage are still to do.)
+ * changes whenever a file is re-exported or edited. This is the in-memory level; the persistent
+ * level (ResultStore, via ExplainCache) keys by the files' content hashes.
  */
 
 export interface FileStamp {
@@ -25,13 +25,16 @@ const stamp = (f: FileStamp): string => `${f.path}@${f.mtime}:${f.size}`;
 
 /** A stable string key: option keys sorted, undefined options dropped. */
 export function resultKey(parts: ResultKeyParts): string {
-  const opts = parts.options ?? {};
-  const sorted = Object.keys(opts)
+  return `${stamp(parts.model)}|${stamp(parts.input)}|${parts.method}|${optionsKey(parts.options)}`;
+}
+
+/** Options as a stable string: keys sorted, undefined values dropped. */
+export function optionsKey(opts: Record<string, unknown> = {}): string {
+  return Object.keys(opts)
     .filter((k) => opts[k] !== undefined)
     .sort()
     .map((k) => `${k}=${JSON.stringify(opts[k])}`)
     .join('&');
-  return `${stamp(parts.model)}|${stamp(parts.input)}|${parts.method}|${sorted}`;
 }
 
 /**

@@ -23,6 +23,8 @@ export class ModelWatcher implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private running: AbortController | undefined;
+  /** The active model the status item last showed (a re-run's result stays until it changes). */
+  private shownActive: string | undefined;
   readonly status: vscode.StatusBarItem;
   /** Resolves when the current re-run finishes (tests and the benchmark wait on it). */
   idle: Promise<void> = Promise.resolve();
@@ -39,9 +41,11 @@ export class ModelWatcher implements vscode.Disposable {
     this.status.name = vscode.l10n.t('Attribution Lens');
     this.status.command = 'attributionLens.showLog';
     const watcher = vscode.workspace.createFileSystemWatcher(MODEL_GLOB);
+    this.showActiveModel();
     this.disposables.push(
       this.status,
       watcher,
+      state.onDidChange(() => this.showActiveModel()),
       watcher.onDidChange((uri) => this.schedule(uri.fsPath)),
       watcher.onDidCreate((uri) => this.schedule(uri.fsPath)),
       watcher.onDidDelete((uri) => {
@@ -51,6 +55,22 @@ export class ModelWatcher implements vscode.Disposable {
         this.onModelsChanged();
       }),
     );
+  }
+
+  /** The status item names the active model from activation on; hidden when there is none. */
+  private showActiveModel(): void {
+    const active = this.state.activeModel;
+    if (active === this.shownActive && (active === undefined || this.status.text !== '')) return;
+    this.shownActive = active;
+    if (active === undefined) {
+      this.status.text = '';
+      this.status.tooltip = undefined;
+      this.status.hide();
+      return;
+    }
+    this.status.text = `$(beaker) ${path.basename(active)}`;
+    this.status.tooltip = vscode.l10n.t('Attribution Lens: active model');
+    this.status.show();
   }
 
   private schedule(file: string): void {

@@ -5,7 +5,12 @@
  * state kept with getState/setState (no retainContextWhenHidden).
  */
 import * as vscode from 'vscode';
-import { isPanelMessage, makeNonce, resultsHtml, type ResultsView } from './results-view';
+import { isPanelMessage, isResultsView, makeNonce, resultsHtml, type ResultsView } from './results-view';
+
+const panelOptions = (extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions => ({
+  enableScripts: true,
+  localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+});
 
 export class ResultsPanel implements vscode.Disposable {
   static readonly viewType = 'attributionLens.results';
@@ -19,16 +24,40 @@ export class ResultsPanel implements vscode.Disposable {
   /** Shows `view` in the panel, creating it beside the active editor if needed. */
   static show(extensionUri: vscode.Uri, view: ResultsView): ResultsPanel {
     if (!ResultsPanel.current) {
-      const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, view.title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
-        enableScripts: true,
-        localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-      });
+      const panel = vscode.window.createWebviewPanel(
+        ResultsPanel.viewType,
+        view.title,
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+        panelOptions(extensionUri),
+      );
       ResultsPanel.current = new ResultsPanel(panel);
     } else {
       ResultsPanel.current.panel.reveal(undefined, true);
     }
     ResultsPanel.current.update(view);
     return ResultsPanel.current;
+  }
+
+  /**
+   * Restores the panel after a window reload: VS Code hands back the webview panel and the state
+   * the page saved with setState (the last view it showed). The state comes from the webview, so
+   * it is validated; an unusable one leaves an empty panel that the next result fills.
+   */
+  static registerSerializer(extensionUri: vscode.Uri): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(ResultsPanel.viewType, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
+        ResultsPanel.revive(panel, state, extensionUri);
+      },
+    });
+  }
+
+  static revive(panel: vscode.WebviewPanel, state: unknown, extensionUri: vscode.Uri): ResultsPanel {
+    ResultsPanel.current?.dispose();
+    panel.webview.options = panelOptions(extensionUri);
+    const revived = new ResultsPanel(panel);
+    ResultsPanel.current = revived;
+    if (isResultsView(state)) revived.update(state);
+    return revived;
   }
 
   /** The open panel's model file, if any (the watcher refreshes it when that model changes). */

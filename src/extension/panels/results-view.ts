@@ -51,6 +51,32 @@ export function explainView(result: ExplainResult, modelName: string, inputName:
   };
 }
 
+/** Type guard for a view restored from the webview's saved state (after a reload). */
+export function isResultsView(value: unknown): value is ResultsView {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  const optString = (x: unknown): boolean => x === undefined || typeof x === 'string';
+  return (
+    typeof v.title === 'string' &&
+    typeof v.model === 'string' &&
+    typeof v.input === 'string' &&
+    optString(v.backend) &&
+    optString(v.prediction) &&
+    optString(v.raw) &&
+    (v.sanity === undefined || (typeof v.sanity === 'object' && v.sanity !== null)) &&
+    Array.isArray(v.methods) &&
+    v.methods.every(
+      (m: unknown) =>
+        typeof m === 'object' &&
+        m !== null &&
+        typeof (m as ResultsViewMethod).method === 'string' &&
+        typeof (m as ResultsViewMethod).ms === 'number' &&
+        optString((m as ResultsViewMethod).image) &&
+        optString((m as ResultsViewMethod).error),
+    )
+  );
+}
+
 /** Type guard for the messages the page may send (everything from a webview is validated). */
 export type PanelMessage = { type: 'ready' };
 export function isPanelMessage(value: unknown): value is PanelMessage {

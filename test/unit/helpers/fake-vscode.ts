@@ -190,6 +190,8 @@ export const fake = {
   watchers: [] as FakeWatcher[],
   panels: [] as FakePanel[],
   statusItems: [] as FakeStatusItem[],
+  /** Webview panel serializers by viewType (a reload calls deserializeWebviewPanel). */
+  serializers: new Map<string, { deserializeWebviewPanel(panel: FakePanel, state: unknown): Promise<void> }>(),
   logLines: [] as string[],
   activeTextEditor: undefined as { document: { uri: Uri } } | undefined,
   reset(): void {
@@ -203,6 +205,7 @@ export const fake = {
     this.watchers = [];
     this.panels = [];
     this.statusItems = [];
+    this.serializers.clear();
     this.logLines = [];
     this.activeTextEditor = undefined;
   },
@@ -226,6 +229,7 @@ export class FakePanel {
   private readonly disposedEmitter = new EventEmitter<void>();
   readonly webview = {
     html: '',
+    options: {} as { localResourceRoots?: Uri[]; enableScripts?: boolean },
     cspSource: 'vscode-resource:',
     postMessage: async (m: unknown) => {
       this.posted.push(m);
@@ -414,6 +418,10 @@ export const window = {
   },
   registerTreeDataProvider() {
     return new Disposable();
+  },
+  registerWebviewPanelSerializer(viewType: string, serializer: { deserializeWebviewPanel(panel: FakePanel, state: unknown): Promise<void> }) {
+    fake.serializers.set(viewType, serializer);
+    return new Disposable(() => fake.serializers.delete(viewType));
   },
   createWebviewPanel(viewType: string, title: string, _column: unknown, options: { localResourceRoots?: Uri[] }) {
     const p = new FakePanel(viewType, title, options);
