@@ -73,10 +73,10 @@ export class Commands {
     if (!m) return;
     const s = this.d.settings();
     for (const file of inputs ?? [input]) {
-      const result = await this.d.host.withProgress(
-        vscode.l10n.t('Explaining {0} with {1}', path.basename(file), path.basename(m)),
-        'explain',
-        { model: m, input: file, methods: methodSettings(s.methods), topK: s.topK, opacity: s.overlayOpacity },
+      const params = { model: m, input: file, methods: methodSettings(s.methods), topK: s.topK, opacity: s.overlayOpacity };
+      // Through the result cache (memory, then the extension's storage), as hovers are.
+      const result = await this.d.host.underProgress(vscode.l10n.t('Explaining {0} with {1}', path.basename(file), path.basename(m)), (options) =>
+        this.d.explanations.explain(params, options),
       );
       if (!result) return;
       ResultsPanel.show(this.d.extensionUri, explainView(result, path.basename(m), path.basename(file)));

@@ -101,6 +101,14 @@ export class EngineHost implements vscode.Disposable {
     kind: K,
     params: EngineRequests[K]['params'],
   ): Promise<EngineRequests[K]['result'] | undefined> {
+    return this.underProgress(title, (options) => this.request(kind, params, options));
+  }
+
+  /**
+   * Any engine work (a request, or one answered from the result cache) under a cancellable
+   * progress notification. Resolves undefined when cancelled or failed (the error is shown).
+   */
+  async underProgress<T>(title: string, work: (options: RequestOptions) => Promise<T>): Promise<T | undefined> {
     try {
       return await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title, cancellable: true },
@@ -115,7 +123,7 @@ export class EngineHost implements vscode.Disposable {
             reported = pct;
           };
           try {
-            return await this.request(kind, params, { signal: controller.signal, onProgress });
+            return await work({ signal: controller.signal, onProgress });
           } finally {
             sub.dispose();
           }
