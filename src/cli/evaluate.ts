@@ -29,6 +29,7 @@ import { oneOf, parseNumber, parsePair } from './options';
 import { progressReporter } from './progress';
 import { alignment } from '../engine/manifold/alignment';
 import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
+import { ALIGNMENT_METHODS } from '../engine/evaluation/alignment-methods';
 import { SENSITIVITY_N_METHODS } from '../engine/evaluation/sensitivity-n';
 
 /** A parseArgs option declaration. */
@@ -186,8 +187,6 @@ const sensitivityNMetric: EvaluationMetric = {
 // ---------------------------------------------------------------------------------------------
 // alignment
 
-/** The manifold paper's comparison (Bordt et al.): the raw gradient against the methods expected to align better. */
-export const ALIGNMENT_METHODS = ['saliency', 'input_x_gradient', 'integrated_gradients', 'gradient_shap', 'deeplift'];
 
 const alignmentMetric: EvaluationMetric = {
   summary: "fraction ‖P_T a‖/‖a‖ of each map in the data manifold's tangent space (a VAE trained on --dataset) vs a random direction's sqrt(k/d)",

@@ -36,6 +36,11 @@ export interface EngineRequests {
   sanity: { params: { model: string; input: string; methods?: string[]; mode?: 'cascading' | 'independent'; seed?: number }; result: unknown };
   /** Sensitivity-n curves (the CLI's `evaluate --metric sensitivity-n`). */
   sensitivityN: { params: { model: string; input: string; methods?: string[]; subsets?: number; seed?: number }; result: unknown };
+  /**
+   * Manifold alignment (the CLI's `evaluate --metric alignment`): a VAE trained on `dataset` (or
+   * loaded from its cache beside it) and each method's ‖P_T a‖/‖a‖.
+   */
+  alignment: { params: { model: string; input: string; dataset: string; methods?: string[] }; result: unknown };
   /** Forgets cached models (e.g. after the file changed on disk); all of them without `model`. */
   evict: { params: { model?: string }; result: void };
   /** The worker's tensor memory and cached models (diagnostics; tests check for leaks with it). */

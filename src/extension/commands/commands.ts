@@ -60,6 +60,7 @@ export class Commands {
       r('attributionLens.refreshModels', () => this.d.refreshModels()),
       r('attributionLens.showLog', () => this.d.log.show(true)),
       r('attributionLens.installGpuBackend', () => this.installNativeBackend()),
+      r('attributionLens.manifoldAlignment', (t: Target) => this.manifoldAlignment(t)),
     ];
   }
 
@@ -136,6 +137,39 @@ export class Commands {
       this.d.log.info(msg);
       void vscode.window.showInformationMessage(msg);
     }
+  }
+
+  /** Manifold alignment against a VAE trained on the model's training images (asked for once, then remembered). */
+  async manifoldAlignment(target: Target): Promise<void> {
+    requireTrust();
+    const m = nodeModel(target) ?? (await this.modelOrAsk());
+    if (!m) return;
+    const input = await this.inputOf(isSampleTarget(target) ? target : undefined, m);
+    if (!input) return;
+    const config = vscode.workspace.getConfiguration('attributionLens');
+    let dataset = config.get<string>('manifoldDataset') || undefined;
+    if (!dataset) {
+      const picked = await vscode.window.showOpenDialog({
+        canSelectFiles: true,
+        canSelectFolders: true,
+        canSelectMany: false,
+        openLabel: vscode.l10n.t('Use as training images'),
+        title: vscode.l10n.t('Training images of {0} (an IDX file or a folder of images)', path.basename(m)),
+      });
+      dataset = picked?.[0]?.fsPath;
+      if (!dataset) return;
+      await config.update('manifoldDataset', dataset, vscode.ConfigurationTarget.Workspace);
+    }
+    const result = await this.d.host.withProgress(vscode.l10n.t('Manifold alignment of {0}', path.basename(m)), 'alignment', { model: m, input, dataset });
+    if (result === undefined) return;
+    // The manifold panel is issue 7's; until then the JSON is shown as it is.
+    ResultsPanel.show(this.d.extensionUri, {
+      title: vscode.l10n.t('Manifold alignment · {0}', path.basename(m)),
+      model: m,
+      input,
+      methods: [],
+      raw: JSON.stringify(result, null, 2),
+    });
   }
 
   async sensitivityN(target: Target): Promise<void> {
