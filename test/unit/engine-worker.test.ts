@@ -141,6 +141,9 @@ describe('engine worker', () => {
     const { reached, onProgress } = firstProgress();
     const long = engine.request('explain', LONG, { signal: controller.signal, onProgress });
     await reached;
+    // Progress is sent between batches; 100 ms later the worker is inside the next (~0.6 s) batch
+    // and cannot read the cancel message before the 50 ms are up.
+    await new Promise((r) => setTimeout(r, 100));
     controller.abort();
     const err = await rejection(long);
     assert.equal(err.kind, 'cancelled');
