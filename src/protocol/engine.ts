@@ -85,6 +85,8 @@ export interface MethodResult {
 export interface ExplainResult {
   model: string;
   input: string;
+  /** The input as the model sees it, as a PNG data: URI (what a hover shows for a `.npy`). */
+  inputImage?: string;
   target: number;
   topK: Prediction[];
   methods: MethodResult[];

@@ -11,7 +11,7 @@ import { sensitivityN } from '../engine/evaluation/sensitivity-n';
 import { defaultGradcamLayer, explain, predict } from '../engine/explain';
 import { loadModel } from '../engine/model/load';
 import type { Model } from '../engine/model/model';
-import { renderAttribution } from '../engine/render/attribution-image';
+import { renderAttribution, renderInput } from '../engine/render/attribution-image';
 import { encodePng } from '../engine/render/png';
 import { SENSITIVITY_N_METHODS } from '../engine/evaluation/sensitivity-n';
 import { ALIGNMENT_METHODS } from '../engine/evaluation/alignment-methods';
@@ -196,6 +196,7 @@ export class EngineService {
       return {
         model: model.path,
         input: params.input,
+        inputImage: `data:image/png;base64,${Buffer.from(encodePng(renderInput(model, input))).toString('base64')}`,
         target,
         topK: topK.map(({ class: k, label, probability }) => ({ class: k, label, probability })),
         methods,

@@ -156,6 +156,11 @@ describe('extension handlers (real engine worker)', () => {
     assert.match(md.value, /\*\*9\*\* \d+\.\d%/);
     assert.equal((warm?.contents as unknown as { value: string }).value, md.value);
     assert.ok(warmMs < coldMs && warmMs < 50, `warm ${warmMs.toFixed(1)} ms, cold ${coldMs.toFixed(1)} ms`);
+    // A .npy has no image file: the hover shows the input as the model sees it, and the overlay.
+    const npy = await ext.hover.provideHover(asDoc(fakeDocument(path.join(ws, 'n.py'), `x = "mnist/samples/digit_7.npy"`, 'python')), at(0, 8), token());
+    const npyMd = (npy?.contents as unknown as { value: string }) ?? assert.fail('no .npy hover');
+    assert.equal((npyMd.value.match(/<img src="data:image\/png;base64,/g) ?? []).length, 2, '.npy: input and overlay');
+    assert.match(npyMd.value, /\*\*7\*\* \d+\.\d%/);
     // Not a path, or a path that does not exist: no hover.
     const none = await ext.hover.provideHover(asDoc(fakeDocument(path.join(ws, 'a.py'), `x = "nope.png"`, 'python')), at(0, 6), token());
     assert.equal(none, undefined);

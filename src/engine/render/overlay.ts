@@ -108,7 +108,7 @@ export function renderHeatmap(attr: Float32Array, shape: MapShape, options: Heat
 }
 
 /** Nearest-neighbour enlargement by a whole factor: each map pixel becomes a factor×factor block. */
-function enlarge(img: RgbaImage, factor: number): RgbaImage {
+export function enlarge(img: RgbaImage, factor: number): RgbaImage {
   if (factor === 1) return img;
   const width = img.width * factor;
   const height = img.height * factor;

@@ -67,7 +67,10 @@ export class ImageHoverProvider implements vscode.HoverProvider {
       const m = result.methods[0];
       const overlay = m && !m.error && m.png.byteLength > 0 ? pngDataUri(m.png) : undefined;
       md.appendMarkdown(
-        [original ? img(original, 'input') : '', overlay ? img(overlay, m.method) : ''].filter(Boolean).join('&nbsp;&nbsp;'),
+        [original ?? result.inputImage, overlay]
+          .map((uri, i) => (uri ? img(uri, i === 0 ? 'input' : m.method) : ''))
+          .filter(Boolean)
+          .join('&nbsp;&nbsp;'),
       );
       md.appendMarkdown('\n\n');
       md.appendMarkdown(
