@@ -58,7 +58,12 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     refreshModels,
   });
 
-  const fileSelector = (langs: string[]): vscode.DocumentSelector => langs.map((language) => ({ language, scheme: 'file' }));
+  // Files on disk and Jupyter notebook cells (training code often lives in notebooks).
+  const fileSelector = (langs: string[]): vscode.DocumentSelector =>
+    langs.flatMap((language) => [
+      { language, scheme: 'file' },
+      { language, scheme: 'vscode-notebook-cell' },
+    ]);
   const sidecarWatcher = vscode.workspace.createFileSystemWatcher('**/*.lens.json');
 
   context.subscriptions.push(
