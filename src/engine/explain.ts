@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attribute, getMethod } from './attribution/registry';
-import type { BoundaryInfo, MethodOptions } from './attribution/method';
+import type { AttributionResult, MethodOptions } from './attribution/method';
 import { InputError } from './errors';
 import type { Model } from './model/model';
 
@@ -11,21 +11,13 @@ export interface Prediction {
   logit: number;
 }
 
-export interface Explanation {
+/** One attribution (its result, as the method returned it) with the prediction it explains. */
+export interface Explanation extends AttributionResult {
   method: string;
   options: MethodOptions;
   target: number;
   /** Classes by probability, highest first (at most k). */
   topK: Prediction[];
-  /** [1, ...input shape], or [1, 1, h, w] for Grad-CAM. The caller disposes it. */
-  attribution: tf.Tensor;
-  delta?: number;
-  outputDifference?: number;
-  /** Boundary methods: the decision-boundary point used. */
-  boundary?: BoundaryInfo;
-  /** Integrated Gradients: the steps used (adaptive with a target delta) and whether the target was met. */
-  stepsUsed?: number;
-  targetMet?: boolean;
   attributionMs: number;
 }
 
@@ -83,17 +75,5 @@ export async function explain(request: ExplainRequest): Promise<Explanation> {
   }
   const started = performance.now();
   const result = await attribute(method.id, { model, input, target, onProgress: request.onProgress, signal: request.signal }, options);
-  return {
-    method: method.id,
-    options,
-    target,
-    topK,
-    attribution: result.attribution,
-    delta: result.delta,
-    outputDifference: result.outputDifference,
-    boundary: result.boundary,
-    stepsUsed: result.stepsUsed,
-    targetMet: result.targetMet,
-    attributionMs: performance.now() - started,
-  };
+  return { ...result, method: method.id, options, target, topK, attributionMs: performance.now() - started };
 }

@@ -8,6 +8,7 @@ import { BACKWARD_FACTOR, batchSizeFor, MAX_BATCH, memoryBudget } from '../../sr
 import type { MethodOptions } from '../../src/engine/attribution/method';
 import { QUADRATURE_RULES } from '../../src/engine/attribution/quadrature';
 import { attribute, getMethod, METHODS, methodIds, validateOptions } from '../../src/engine/attribution/registry';
+import { TEST_BACKENDS } from './helpers/fixtures';
 import {
   assertClose,
   convModel,
@@ -21,7 +22,7 @@ import {
   type TanhToy,
 } from './helpers/toy-models';
 
-const BACKENDS = ['cpu', 'wasm'] as const;
+const BACKENDS = TEST_BACKENDS;
 
 async function rejectsInput(promise: Promise<unknown>, message: string): Promise<void> {
   await assert.rejects(promise, (e: unknown) => {
