@@ -3,6 +3,7 @@ import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
+import sveltePlugin from 'esbuild-svelte';
 
 const require = createRequire(import.meta.url);
 const production = process.argv.includes('--production');
@@ -17,13 +18,16 @@ const bundles = [
   { entryPoints: ['src/worker/engine-worker.ts'], outfile: 'dist/engine-worker.js' },
 ];
 
+/** The webview panels: one browser bundle (+ its CSS) per panel, and the report's, which mounts them all. */
+const webviews = ['explain', 'sanity', 'sensitivity', 'manifold', 'report'];
+
 mkdirSync('dist', { recursive: true });
 // The wasm backend loads its binaries from next to the bundle (see src/engine/backend.ts).
 const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join('dist', f));
 
-const contexts = await Promise.all(
-  bundles.map((b) =>
+const contexts = await Promise.all([
+  ...bundles.map((b) =>
     esbuild.context({
       ...b,
       bundle: true,
@@ -38,7 +42,22 @@ const contexts = await Promise.all(
       logLevel: 'warning',
     }),
   ),
-);
+  esbuild.context({
+    entryPoints: Object.fromEntries(webviews.map((w) => [w, `src/webview/${w}/main.ts`])),
+    outdir: 'dist/webview',
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'chrome120',
+    conditions: ['svelte', 'browser'],
+    mainFields: ['svelte', 'browser', 'module', 'main'],
+    // The panels' CSS goes to a file of its own per panel: the webview's CSP allows no inline styles.
+    plugins: [sveltePlugin({ compilerOptions: { css: 'external', dev: !production } })],
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+  }),
+]);
 if (watch) {
   await Promise.all(contexts.map((c) => c.watch()));
 } else {

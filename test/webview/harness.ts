@@ -1,0 +1,127 @@
+/**
+ * Runs the built panels (dist/webview) in headless Chromium — Debian's /usr/bin/chromium driven by
+ * playwright-core — on the page the extension serves (panel-html.ts, its CSP included), from a
+ * fake origin, with a stubbed acquireVsCodeApi that records what the page sends. The theme comes
+ * from report-theme.css (VS Code's default light and dark colours) under the page's colour scheme.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { panelHtml } from '../../src/extension/panels/panel-html';
+import type { HostToPanel, PanelKind, PanelToHost } from '../../src/protocol/panels';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+const ORIGIN = 'https://panel.test';
+export const ARTIFACTS = path.join(ROOT, 'test-output', 'webview');
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export async function launch(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+}
+
+export type Theme = 'light' | 'dark';
+
+/**
+ * Functions handed to the page (evaluate, init scripts) are compiled by tsx, which wraps named
+ * functions in esbuild's `__name` helper; the page needs it defined.
+ */
+export const TSX_NAME_SHIM = { content: 'globalThis.__name = (f) => f;' };
+
+/** What a page did that a test may assert on. */
+export interface PageLog {
+  errors: string[];
+  violations: string[];
+  requests: string[];
+}
+
+const THEME_CSS = fs.readFileSync(path.join(ROOT, 'src', 'webview', 'lib', 'report-theme.css'), 'utf8');
+
+function serve(file: string): { status: number; contentType: string; body: Buffer } {
+  const full = path.join(ROOT, 'dist', 'webview', path.basename(file));
+  if (!fs.existsSync(full)) return { status: 404, contentType: 'text/plain', body: Buffer.from('not found') };
+  const contentType = full.endsWith('.js') ? 'text/javascript' : full.endsWith('.css') ? 'text/css' : 'application/octet-stream';
+  return { status: 200, contentType, body: fs.readFileSync(full) };
+}
+
+/** Records console errors, page errors and CSP violations of `page` into `log`. */
+export function watch(page: Page, log: PageLog): void {
+  page.on('console', (m) => {
+    if (m.type() === 'error') log.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => log.errors.push(String(e)));
+  page.on('request', (r) => log.requests.push(r.url()));
+}
+
+/** Opens panel `kind` as VS Code would show it; `state` plays the part of a saved webview state. */
+export async function openPanel(browser: Browser, kind: PanelKind, theme: Theme = 'light', state?: unknown): Promise<{ page: Page; log: PageLog }> {
+  const context = await browser.newContext({ colorScheme: theme, viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  const log: PageLog = { errors: [], violations: [], requests: [] };
+  watch(page, log);
+  await page.addInitScript(TSX_NAME_SHIM);
+  await page.addInitScript(
+    ({ css, saved }) => {
+      const w = window as unknown as Record<string, unknown>;
+      w.__sent = [];
+      w.__violations = [];
+      let current = saved;
+      w.acquireVsCodeApi = () => ({
+        postMessage: (m: unknown) => (w.__sent as unknown[]).push(m),
+        getState: () => current,
+        setState: (s: unknown) => {
+          current = s;
+          w.__state = s;
+        },
+      });
+      document.addEventListener('securitypolicyviolation', (e) => (w.__violations as string[]).push(`${e.violatedDirective} ${e.blockedURI}`));
+      // VS Code puts the theme's variables on <html>; here they come from the report's theme.
+      document.addEventListener('DOMContentLoaded', () => {
+        const sheet = new CSSStyleSheet();
+        sheet.replaceSync(css);
+        document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+      });
+    },
+    { css: THEME_CSS, saved: state },
+  );
+  await page.route(`${ORIGIN}/**`, (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === '/index.html') {
+      const html = panelHtml({ kind, title: kind, nonce: 'n0nce', cspSource: ORIGIN, bundleUri: `${ORIGIN}/webview` });
+      return route.fulfill({ status: 200, contentType: 'text/html', body: html });
+    }
+    return route.fulfill(serve(url.pathname));
+  });
+  await page.goto(`${ORIGIN}/index.html`);
+  await page.waitForFunction(() => ((window as unknown as { __sent: { type: string }[] }).__sent ?? []).some((m) => m.type === 'ready'));
+  return { page, log };
+}
+
+export async function post(page: Page, message: HostToPanel): Promise<void> {
+  await page.evaluate((m) => window.postMessage(m, '*'), message);
+}
+
+export async function sent(page: Page): Promise<PanelToHost[]> {
+  return page.evaluate(() => (window as unknown as { __sent: PanelToHost[] }).__sent);
+}
+
+export async function violations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
+}
+
+/** RGBA of pixel (x, y) of the canvas in the card of `method` (the heatmap at its own resolution). */
+export async function heatmapPixel(page: Page, selector: string, x: number, y: number): Promise<number[]> {
+  return page.$eval(
+    selector,
+    (canvas, [px, py]) => Array.from((canvas as HTMLCanvasElement).getContext('2d')!.getImageData(px, py, 1, 1).data),
+    [x, y] as const,
+  );
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
