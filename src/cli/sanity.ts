@@ -46,7 +46,8 @@ its maps depend on what the model learned.
   --threshold T        pass when the mean Spearman ρ of absolute maps < T (default ${DEFAULT_SANITY_THRESHOLD})
   --layer NAME         gradcam, guided_gradcam: layer (default: last conv block)
   --steps N            integrated_gradients: number of steps (default 50)
-  --maps / --no-maps   include the 2-D maps in the JSON (default: inputs up to 64×64)
+  --maps / --no-maps   include the 2-D maps in the JSON (default: inputs up to 64×64;
+                       larger maps are average-pooled to at most 64 a side)
   --out FILE.json      write the full result; without it the result JSON goes to stdout
   --backend B          auto, ${BACKENDS.join(', ')} (default auto: fastest present)
   -h, --help           this help
@@ -206,7 +207,10 @@ async function runDataRandomization(values: SanityFlags, methods: string[], sign
     }
     cleanup.push(() => randomized.dispose());
     const progress = progressReporter('data randomization');
-    const result = await dataRandomizationCheck(model, randomized, input, { methods, threshold, signal, onProgress: progress.update }).finally(progress.finish);
+    const includeMaps = values['no-maps'] ? false : values.maps ? true : undefined;
+    const result = await dataRandomizationCheck(model, randomized, input, { methods, threshold, includeMaps, signal, onProgress: progress.update }).finally(
+      progress.finish,
+    );
     const lines = [
       `data randomization: Spearman ρ of the maps of the trained model vs the model trained on permuted labels${training ? ` (${training.samples} images × ${training.epochs} epochs)` : ''}:`,
       `${'method'.padEnd(22)}  ρ(|·|)  ρ(signed)  verdict`,

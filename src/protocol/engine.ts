@@ -27,18 +27,43 @@ export interface MethodSettings {
 export interface EngineRequests {
   /** Loads (or reuses) the model and describes it. */
   describeModel: { params: { model: string }; result: ModelDescription };
-  /** Prediction plus one attribution per method, each rendered to PNG over the input. */
+  /**
+   * Prediction plus one attribution per method: each rendered to PNG over the input (output 'png',
+   * the default: hovers), or as its 2-D maps for a panel to draw (output 'map').
+   */
   explain: {
-    params: { model: string; input: string; methods: MethodSettings[]; target?: number; topK?: number; opacity?: number };
+    params: {
+      model: string;
+      input: string;
+      methods: MethodSettings[];
+      target?: number;
+      topK?: number;
+      opacity?: number;
+      output?: 'png' | 'map';
+    };
     result: ExplainResult;
   };
-  /** Model-parameter randomization test (the CLI's `sanity`), JSON as the CLI writes it. */
-  sanity: { params: { model: string; input: string; methods?: string[]; mode?: 'cascading' | 'independent'; seed?: number }; result: unknown };
+  /**
+   * Model-parameter randomization test (the CLI's `sanity`), JSON as the CLI writes it. `maps`:
+   * include the 2-D maps (MapPreview; default only for inputs up to 64×64, larger ones pooled).
+   */
+  sanity: {
+    params: { model: string; input: string; methods?: string[]; mode?: 'cascading' | 'independent'; seed?: number; maps?: boolean };
+    result: unknown;
+  };
+  /**
+   * Data randomization test (the CLI's `sanity --mode data --compare-model`), JSON as the CLI
+   * writes it; each method also carries `original` and `randomized`, the MapPreview maps of the
+   * input on the model and on `compareModel` (the same architecture trained on permuted labels).
+   */
+  dataRandomization: { params: { model: string; input: string; compareModel: string; methods?: string[] }; result: unknown };
   /** Sensitivity-n curves (the CLI's `evaluate --metric sensitivity-n`). */
   sensitivityN: { params: { model: string; input: string; methods?: string[]; subsets?: number; seed?: number }; result: unknown };
   /**
    * Manifold alignment (the CLI's `evaluate --metric alignment`): a VAE trained on `dataset` (or
-   * loaded from its cache beside it) and each method's ‖P_T a‖/‖a‖.
+   * loaded from its cache beside it) and each method's ‖P_T a‖/‖a‖, with its `raw` and `projected`
+   * MapPreview maps, and the `tangentStrip` (TangentStrip) of decoded images along the top
+   * tangent directions.
    */
   alignment: { params: { model: string; input: string; dataset: string; methods?: string[] }; result: unknown };
   /** Forgets cached models (e.g. after the file changed on disk); all of them without `model`. */
@@ -73,10 +98,32 @@ export interface Prediction {
   probability: number;
 }
 
+/**
+ * An attribution reduced over channels at the input's height × width (Grad-CAM resized
+ * bilinearly), row-major; each buffer holds height·width little-endian float32 values.
+ */
+export interface MapData {
+  height: number;
+  width: number;
+  /** Σ_c a_c. */
+  signed: ArrayBuffer;
+  /** Σ_c |a_c|. */
+  absolute: ArrayBuffer;
+}
+
+/** 8-bit RGBA pixels, row-major (width·height·4 bytes). */
+export interface RgbaPixels {
+  width: number;
+  height: number;
+  rgba: ArrayBuffer;
+}
+
 export interface MethodResult {
   method: string;
-  /** PNG bytes of the heatmap over the input. */
-  png: ArrayBuffer;
+  /** Output 'png': PNG bytes of the heatmap over the input (empty when the method failed). */
+  png?: ArrayBuffer;
+  /** Output 'map': the attribution's 2-D maps (absent when the method failed). */
+  map?: MapData;
   delta?: number;
   ms: number;
   error?: string;
@@ -87,7 +134,12 @@ export interface ExplainResult {
   input: string;
   /** The input as the model sees it, as a PNG data: URI (what a hover shows for a `.npy`). */
   inputImage?: string;
+  /** Output 'map': the input as the model sees it (preprocessing undone), at its native size. */
+  image?: RgbaPixels;
   target: number;
+  /** The model's number of classes and their labels (when it has them): a target picker's choices. */
+  numClasses: number;
+  labels?: string[];
   topK: Prediction[];
   methods: MethodResult[];
   backend: string;

@@ -6,16 +6,22 @@ import { attribute, getMethod } from '../engine/attribution/registry';
 import { activeBackend } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { CancelledError, InputError } from '../engine/errors';
+import { dataRandomizationCheck } from '../engine/evaluation/data-randomization';
+import { mapPreview } from '../engine/evaluation/map-preview';
 import { DEFAULT_SANITY_METHODS, sanityCheck } from '../engine/evaluation/sanity';
+import { prepareMap } from '../engine/evaluation/similarity';
 import { sensitivityN } from '../engine/evaluation/sensitivity-n';
 import { defaultGradcamLayer, explain, predict } from '../engine/explain';
 import { loadModel } from '../engine/model/load';
 import type { Model } from '../engine/model/model';
+import { inputToDisplay } from '../engine/data/preprocess';
 import { renderAttribution, renderInput } from '../engine/render/attribution-image';
+import { attributionMap } from '../engine/render/attribution-map';
 import { encodePng } from '../engine/render/png';
 import { SENSITIVITY_N_METHODS } from '../engine/evaluation/sensitivity-n';
 import { ALIGNMENT_METHODS } from '../engine/evaluation/alignment-methods';
-import { alignment } from '../engine/manifold/alignment';
+import { alignment, projected } from '../engine/manifold/alignment';
+import { tangentStrip } from '../engine/manifold/tangent-strip';
 import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
 import type {
   EngineMemory,
@@ -59,6 +65,11 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return copy.buffer;
+}
+
+/** The bytes of a float32 array in an ArrayBuffer of their own (transferable). */
+function floatBuffer(values: Float32Array): ArrayBuffer {
+  return ownBuffer(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
 
 /** The serialisable method settings of a request as engine MethodOptions (the method id left out). */
@@ -119,6 +130,7 @@ export class EngineService {
     describeModel: (p, ctx) => this.describeModel(p, ctx),
     explain: (p, ctx) => this.explain(p, ctx),
     sanity: (p, ctx) => this.sanity(p, ctx),
+    dataRandomization: (p, ctx) => this.dataRandomization(p, ctx),
     sensitivityN: (p, ctx) => this.sensitivityN(p, ctx),
     alignment: (p, ctx) => this.alignment(p, ctx),
     evict: async (p) => this.evict(p.model),
@@ -151,10 +163,14 @@ export class EngineService {
   /**
    * Every method in turn on one prediction. A method rejecting its options (an InputError) gets
    * its `error` and the others still run; cancellation and internal errors fail the request.
-   * Progress: percent units per method, labelled with the method.
+   * Progress: percent units per method, labelled with the method. Output 'png' renders each
+   * attribution over the input (hovers); 'map' sends its 2-D maps and the input's pixels instead,
+   * for a panel that draws them itself (colormap, opacity, sign).
    */
   private async explain(params: EngineRequests['explain']['params'], ctx: RequestContext): Promise<ExplainResult> {
     if (params.methods.length === 0) throw new InputError('explain: no methods given');
+    const output = params.output ?? 'png';
+    if (output !== 'png' && output !== 'map') throw new InputError(`explain: output must be 'png' or 'map', got '${String(output)}'`);
     const model = await this.model(params.model, ctx.signal);
     const input = await loadInput(params.input, model);
     try {
@@ -181,23 +197,43 @@ export class EngineService {
             onProgress: (done, of) => ctx.onProgress(i * 100 + Math.floor((100 * done) / Math.max(of, 1)), total, settings.method),
           });
           try {
-            const png = ownBuffer(encodePng(renderAttribution(model, input, result.attribution, params.opacity)));
-            ctx.transfer.push(png);
-            methods.push({ method: result.method, png, ms: result.attributionMs, ...(result.delta !== undefined ? { delta: result.delta } : {}) });
+            const delta = result.delta !== undefined ? { delta: result.delta } : {};
+            if (output === 'map') {
+              const map = attributionMap(model, input, result.attribution);
+              const signed = floatBuffer(map.signed);
+              const absolute = floatBuffer(map.absolute);
+              ctx.transfer.push(signed, absolute);
+              methods.push({ method: result.method, map: { height: map.height, width: map.width, signed, absolute }, ms: result.attributionMs, ...delta });
+            } else {
+              const png = ownBuffer(encodePng(renderAttribution(model, input, result.attribution, params.opacity)));
+              ctx.transfer.push(png);
+              methods.push({ method: result.method, png, ms: result.attributionMs, ...delta });
+            }
           } finally {
             result.attribution.dispose();
           }
         } catch (err) {
           if (!(err instanceof InputError)) throw err;
-          methods.push({ method: settings.method, png: new ArrayBuffer(0), ms: performance.now() - started, error: err.message });
+          const failed = { method: settings.method, ms: performance.now() - started, error: err.message };
+          methods.push(output === 'png' ? { ...failed, png: new ArrayBuffer(0) } : failed);
         }
       }
       ctx.onProgress(total, total);
+      let image: ExplainResult['image'];
+      if (output === 'map') {
+        const display = inputToDisplay(input.dataSync() as Float32Array, model.input);
+        image = { width: display.width, height: display.height, rgba: ownBuffer(display.data) };
+        ctx.transfer.push(image.rgba);
+      }
       return {
         model: model.path,
         input: params.input,
-        inputImage: `data:image/png;base64,${Buffer.from(encodePng(renderInput(model, input))).toString('base64')}`,
+        ...(image
+          ? { image }
+          : { inputImage: `data:image/png;base64,${Buffer.from(encodePng(renderInput(model, input))).toString('base64')}` }),
         target,
+        numClasses: model.numClasses,
+        ...(model.labels ? { labels: [...model.labels] } : {}),
         topK: topK.map(({ class: k, label, probability }) => ({ class: k, label, probability })),
         methods,
         backend: activeBackend() ?? 'none',
@@ -218,6 +254,7 @@ export class EngineService {
         methods: params.methods ?? [...DEFAULT_SANITY_METHODS],
         mode,
         seed: params.seed,
+        includeMaps: params.maps,
         signal: ctx.signal,
         onProgress: (done, total) => ctx.onProgress(done, total, `sanity (${mode})`),
       });
@@ -228,6 +265,28 @@ export class EngineService {
         ...result,
         timings: { totalMs: Math.round(performance.now() - started) },
       });
+    } finally {
+      input.dispose();
+    }
+  }
+
+  /**
+   * The CLI's `sanity --mode data --compare-model` as the JSON it writes, with each method's maps
+   * of the input on both models. A compare model of another input shape or class count is an
+   * InputError naming its file (dataRandomizationCheck), as is a missing one (loadModel).
+   */
+  private async dataRandomization(params: EngineRequests['dataRandomization']['params'], ctx: RequestContext): Promise<unknown> {
+    const model = await this.model(params.model, ctx.signal);
+    const compare = await this.model(params.compareModel, ctx.signal);
+    const input = await loadInput(params.input, model);
+    try {
+      const result = await dataRandomizationCheck(model, compare, input, {
+        methods: params.methods ?? [...DEFAULT_SANITY_METHODS],
+        includeMaps: true,
+        signal: ctx.signal,
+        onProgress: (done, total) => ctx.onProgress(done, total, 'data randomization'),
+      });
+      return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), mode: 'data', ...result });
     } finally {
       input.dispose();
     }
@@ -264,7 +323,11 @@ export class EngineService {
     }
   }
 
-  /** The CLI's `evaluate --metric alignment` with its defaults (signed gradient), on the predicted class. */
+  /**
+   * The CLI's `evaluate --metric alignment` with its defaults (signed gradient), on the predicted
+   * class; each method also carries its map and the map of its tangent-space projection, and the
+   * result the tangent strip (tangent-strip.ts).
+   */
   private async alignment(params: EngineRequests['alignment']['params'], ctx: RequestContext): Promise<unknown> {
     const model = await this.model(params.model, ctx.signal);
     const input = await loadInput(params.input, model);
@@ -282,12 +345,35 @@ export class EngineService {
         for (const [i, id] of methods.entries()) {
           ctx.onProgress(i, methods.length, id);
           const result = await attribute(id, { model, input, target, signal: ctx.signal }, id === 'saliency' ? { abs: false } : {});
-          const a = alignment(await result.attribution.data(), basis);
+          const shape = result.attribution.shape;
+          const values = await result.attribution.data();
           result.attribution.dispose();
-          entries.push({ method: id, alignment: a.alignment, overRandom: a.alignment / a.randomBaseline });
+          const a = alignment(values, basis);
+          const preview = (v: ArrayLike<number>) => mapPreview(prepareMap(v, shape, model.input.layout));
+          entries.push({
+            method: id,
+            alignment: a.alignment,
+            overRandom: a.alignment / a.randomBaseline,
+            raw: preview(values),
+            projected: preview(projected(values, basis)),
+          });
         }
+        ctx.onProgress(methods.length, methods.length, 'tangent strip');
+        const strip = await tangentStrip(vae.vae, model.input, input, { signal: ctx.signal });
         const randomBaseline = Math.sqrt(basis.k / basis.d);
-        return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), target, dataset: params.dataset, vae: { file: vae.file, cached: vae.cached }, k: basis.k, d: basis.d, randomBaseline, methods: entries });
+        return asCliJson({
+          model: model.path,
+          input: params.input,
+          backend: activeBackend(),
+          target,
+          dataset: params.dataset,
+          vae: { file: vae.file, cached: vae.cached },
+          k: basis.k,
+          d: basis.d,
+          randomBaseline,
+          methods: entries,
+          tangentStrip: strip,
+        });
       } finally {
         vae.vae.dispose();
       }

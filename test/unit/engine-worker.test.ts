@@ -91,6 +91,24 @@ describe('engine worker', () => {
     }
   });
 
+  it("explains with output 'map': float32 maps and the input's pixels arrive as ArrayBuffers", async () => {
+    const engine = client();
+    const result = await engine.request('explain', { model: MODEL, input: SAMPLE, methods: [{ method: 'saliency' }, { method: 'gradcam' }], output: 'map' });
+    assert.equal(result.numClasses, 10);
+    assert.equal(result.labels?.length, 10);
+    assert.ok(result.image!.rgba instanceof ArrayBuffer);
+    assert.equal(result.image!.rgba.byteLength, 28 * 28 * 4);
+    for (const m of result.methods) {
+      assert.equal(m.png, undefined);
+      assert.ok(m.map!.signed instanceof ArrayBuffer && m.map!.absolute instanceof ArrayBuffer);
+      assert.equal(m.map!.absolute.byteLength, 28 * 28 * 4);
+      // Saliency is |∇|, Grad-CAM non-negative after its ReLU: both maps are the same and ≥ 0.
+      const signed = new Float32Array(m.map!.signed);
+      assert.deepEqual(signed, new Float32Array(m.map!.absolute));
+      assert.ok(signed.every((v) => v >= 0) && signed.some((v) => v > 0), m.method);
+    }
+  });
+
   it('reports a method error per method and a missing model file as an input error', async () => {
     const engine = client();
     const result = await engine.request('explain', {

@@ -39,7 +39,8 @@ const lastPanel = (): FakePanel => fake.panels[fake.panels.length - 1];
 before(() => {
   execFileSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, stdio: 'inherit' });
   ws = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-ext-'));
-  fs.cpSync(path.join(REPO, 'examples', 'mnist'), path.join(ws, 'mnist'), { recursive: true });
+  // Without the permuted-label twin (digit_cnn_random_labels.onnx): these tests are about a workspace with one model.
+  fs.cpSync(path.join(REPO, 'examples', 'mnist'), path.join(ws, 'mnist'), { recursive: true, filter: (f) => !f.includes('random_labels') });
   fs.mkdirSync(path.join(ws, 'node_modules', 'pkg'), { recursive: true });
   fs.copyFileSync(path.join(ws, 'mnist', 'digit_cnn.onnx'), path.join(ws, 'node_modules', 'pkg', 'ignored.onnx'));
   model = path.join(ws, 'mnist', 'digit_cnn.onnx');

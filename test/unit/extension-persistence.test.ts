@@ -56,7 +56,7 @@ function countingHost(answer?: ExplainResult) {
   return h;
 }
 const params = (extra: Partial<ExplainParams> = {}): ExplainParams => ({ model, input: sample, methods: [{ method: 'saliency' }, { method: 'gradcam' }], topK: 3, opacity: 0.6, ...extra });
-const pngs = (r: ExplainResult) => r.methods.map((m) => Buffer.from(m.png).toString('base64'));
+const pngs = (r: ExplainResult) => r.methods.map((m) => Buffer.from(m.png ?? new ArrayBuffer(0)).toString('base64'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('explain results in the extension storage', () => {

@@ -108,7 +108,7 @@ function pixels(img: { data: Uint8Array }): number[][] {
 
 test('heatmap colours: diverging for signed maps, zero at the neutral colour', () => {
   const map = Float32Array.from([-2, 0, 1, 2]);
-  const img = renderHeatmap(map, { channels: 1, height: 2, width: 2, layout: 'NCHW' }, { signed: true, outlierPercentile: 0 });
+  const img = renderHeatmap(map, { height: 2, width: 2 }, { signed: true, outlierPercentile: 0 });
   assert.equal(img.width, 2);
   assert.equal(img.height, 2);
   // Threshold = 2 (no outliers): normalised [-1, 0, 0.5, 1] -> t = (v + 1) / 2.
@@ -120,28 +120,9 @@ test('heatmap colours: diverging for signed maps, zero at the neutral colour', (
   ]);
 });
 
-test('channels are summed (signed) or their magnitudes summed (absolute), in either layout', () => {
-  // Pixel 0 has channels [1, -1, 0.5], pixel 1 has [2, 2, -2].
-  const nhwc = Float32Array.from([1, -1, 0.5, 2, 2, -2]);
-  const nchw = Float32Array.from([1, 2, -1, 2, 0.5, -2]);
-  for (const [attr, layout] of [[nhwc, 'NHWC'], [nchw, 'NCHW']] as const) {
-    const shape = { channels: 3, height: 1, width: 2, layout };
-    // Signed sums [0.5, 2]: the cumulative sum of [0.5, 2] reaches 100% at 2 -> [0.25, 1].
-    assert.deepEqual(pixels(renderHeatmap(attr, shape, { signed: true, outlierPercentile: 0 })), [
-      [...colormap('diverging', 0.625), 255],
-      [...colormap('diverging', 1), 255],
-    ]);
-    // Magnitude sums [2.5, 6] -> [2.5 / 6, 1].
-    assert.deepEqual(pixels(renderHeatmap(attr, shape, { signed: false, outlierPercentile: 0 })), [
-      [...colormap('sequential', 2.5 / 6), 255],
-      [...colormap('sequential', 1), 255],
-    ]);
-  }
-});
-
 test('pixels without attribution show the background, dimmed', () => {
   const background = { width: 2, height: 1, data: Uint8Array.from([100, 150, 200, 255, 0, 0, 0, 255]) };
-  const img = renderHeatmap(Float32Array.from([0, 1]), { channels: 1, height: 1, width: 2, layout: 'NCHW' }, { signed: true, background, opacity: 0.5 });
+  const img = renderHeatmap(Float32Array.from([0, 1]), { height: 1, width: 2 }, { signed: true, background, opacity: 0.5 });
   const top = colormap('diverging', 1);
   assert.deepEqual(pixels(img), [
     [70, 70, 70, 255],
@@ -152,7 +133,7 @@ test('pixels without attribution show the background, dimmed', () => {
 test('blends over the background shown in grayscale', () => {
   const background = { width: 2, height: 1, data: Uint8Array.from([100, 150, 200, 255, 0, 0, 0, 255]) };
   const map = Float32Array.from([1, 1]);
-  const img = renderHeatmap(map, { channels: 1, height: 1, width: 2, layout: 'NCHW' }, { signed: false, background, opacity: 0.25 });
+  const img = renderHeatmap(map, { height: 1, width: 2 }, { signed: false, background, opacity: 0.25 });
   const top = colormap('sequential', 1);
   // Background luma: 0.299*100 + 0.587*150 + 0.114*200 = 140.75, and 0.
   assert.deepEqual(pixels(img), [
@@ -163,7 +144,7 @@ test('blends over the background shown in grayscale', () => {
 
 test('integer upscale repeats each pixel as a crisp block', () => {
   const map = Float32Array.from([-1, 1]);
-  const shape = { channels: 1, height: 1, width: 2, layout: 'NCHW' } as const;
+  const shape = { height: 1, width: 2 };
   const small = pixels(renderHeatmap(map, shape, { signed: true }));
   const big = renderHeatmap(map, shape, { signed: true, upscale: 3 });
   assert.equal(big.width, 6);
@@ -175,7 +156,7 @@ test('integer upscale repeats each pixel as a crisp block', () => {
 });
 
 test('invalid options are InputErrors', () => {
-  const shape = { channels: 1, height: 1, width: 2, layout: 'NCHW' } as const;
+  const shape = { height: 1, width: 2 };
   const map = Float32Array.from([1, 2]);
   assert.throws(() => renderHeatmap(map, shape, { signed: true, opacity: 1.5 }), (e: unknown) => e instanceof InputError && /opacity/.test(e.message));
   assert.throws(() => renderHeatmap(map, shape, { signed: true, upscale: 1.5 }), (e: unknown) => e instanceof InputError && /upscale/.test(e.message));

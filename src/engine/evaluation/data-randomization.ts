@@ -22,6 +22,7 @@ import { CancelledError, InputError } from '../errors';
 import type { Model } from '../model/model';
 import { comparisonOptions } from './sanity';
 import { compareMaps, prepareMap, type Similarity } from './similarity';
+import { checkMaxMapSide, DEFAULT_MAX_MAP_SIDE, mapPreview, mapsByDefault, type MapPreview } from './map-preview';
 
 /** ρ of the absolute maps at or above which a method fails (as sanity.ts's DEFAULT_SANITY_THRESHOLD). */
 export const DEFAULT_DATA_RANDOMIZATION_THRESHOLD = 0.5;
@@ -33,6 +34,10 @@ export interface DataRandomizationOptions {
   /** Options per method id, over the defaults (saliency signed, Grad-CAM upsampled at the last conv block). */
   methodOptions?: Readonly<Record<string, MethodOptions>>;
   threshold?: number;
+  /** Include the maps of the first input (default: inputs of at most 64×64 pixels), as sanity.ts does. */
+  includeMaps?: boolean;
+  /** Maps with a side longer than this are average-pooled in the result (default 64). */
+  maxMapSide?: number;
   signal?: AbortSignal;
   /** (done, total) in attribution maps computed. */
   onProgress?: (done: number, total: number) => void;
@@ -50,6 +55,9 @@ export interface MethodDataRandomization {
   /** meanSpearmanAbs < threshold. */
   passed: boolean;
   attributionMs: number;
+  /** With includeMaps: the first input's map on the original model and on the permuted-label one. */
+  original?: MapPreview;
+  randomized?: MapPreview;
 }
 
 export interface DataRandomizationResult {
@@ -87,6 +95,9 @@ export async function dataRandomizationCheck(
     );
   }
   const threshold = options.threshold ?? DEFAULT_DATA_RANDOMIZATION_THRESHOLD;
+  const includeMaps = options.includeMaps ?? mapsByDefault(model.input);
+  const maxMapSide = options.maxMapSide ?? DEFAULT_MAX_MAP_SIDE;
+  checkMaxMapSide(maxMapSide);
   const n = inputs.shape[0];
   const predictions = (m: Model) => tf.tidy(() => Array.from(tf.argMax(m.logits(inputs), 1).dataSync()));
   const targets = predictions(model);
@@ -100,6 +111,7 @@ export async function dataRandomizationCheck(
     const methodOptions = comparisonOptions(model, id, options.methodOptions?.[id]);
     const started = performance.now();
     const similarities: Similarity[] = [];
+    let previews: { original: MapPreview; randomized: MapPreview } | undefined;
     for (let i = 0; i < n; i++) {
       const input = tf.slice(inputs, i, 1);
       try {
@@ -115,6 +127,7 @@ export async function dataRandomizationCheck(
           options.onProgress?.(++done, total);
         }
         similarities.push(compareMaps(maps[0], maps[1]));
+        if (includeMaps && i === 0) previews = { original: mapPreview(maps[0], maxMapSide), randomized: mapPreview(maps[1], maxMapSide) };
       } finally {
         input.dispose();
       }
@@ -129,6 +142,7 @@ export async function dataRandomizationCheck(
       meanSpearmanSigned: mean(similarities.map((s) => s.spearmanSigned)),
       passed: meanSpearmanAbs < threshold,
       attributionMs: Math.round((performance.now() - started) * 10) / 10,
+      ...previews,
     });
   }
   return { targets, randomizedPredictions, threshold, methods: results };

@@ -31,6 +31,9 @@ import { CancelledError, InputError } from '../errors';
 import { classLabel, defaultGradcamLayer } from '../explain';
 import type { Model } from '../model/model';
 import { compareMaps, prepareMap, type HogOptions, type PreparedMap, type Similarity } from './similarity';
+import { checkMaxMapSide, DEFAULT_MAX_MAP_SIDE, mapPreview, mapsByDefault, type MapPreview } from './map-preview';
+
+export type { MapPreview } from './map-preview';
 
 export type RandomizationMode = 'cascading' | 'independent';
 
@@ -49,9 +52,6 @@ export const DEFAULT_SANITY_METHODS = [
 /** ρ of the absolute maps at or above which a method fails (see the module comment). */
 export const DEFAULT_SANITY_THRESHOLD = 0.5;
 
-/** Images up to this many pixels get their maps in the result by default. */
-const MAPS_BY_DEFAULT_PIXELS = 64 * 64;
-
 export interface SanityOptions {
   methods: readonly string[];
   mode: RandomizationMode;
@@ -63,20 +63,12 @@ export interface SanityOptions {
   threshold?: number;
   /** Include the 2-D maps (default: inputs of at most 64×64 pixels). */
   includeMaps?: boolean;
+  /** Maps with a side longer than this are average-pooled in the result (default 64). */
+  maxMapSide?: number;
   hog?: HogOptions;
   signal?: AbortSignal;
   /** (done, total) in attribution maps computed. */
   onProgress?: (done: number, total: number) => void;
-}
-
-/** A 2-D map reduced over channels, row-major, values rounded to 6 significant digits. */
-export interface MapPreview {
-  height: number;
-  width: number;
-  /** Σ_c a_c. */
-  signed: number[];
-  /** Σ_c |a_c| divided by its maximum (what SSIM and HOG compare). */
-  absolute: number[];
 }
 
 export interface SanityStep {
@@ -129,19 +121,6 @@ export function randomizationSteps(layers: readonly string[], mode: Randomizatio
   return top.map((layer, k) => ({ layer, randomized: mode === 'cascading' ? top.slice(0, k + 1) : [layer] }));
 }
 
-function round6(v: number): number {
-  return Number.isFinite(v) ? Number(v.toPrecision(6)) : v;
-}
-
-function preview(map: PreparedMap): MapPreview {
-  return {
-    height: map.signed.height,
-    width: map.signed.width,
-    signed: Array.from(map.signed.data, round6),
-    absolute: Array.from(map.normalized.data, round6),
-  };
-}
-
 /** The options each method runs with: defaults suited to the comparison, then the caller's. */
 export function comparisonOptions(model: Model, id: string, given: MethodOptions | undefined): MethodOptions {
   const options: MethodOptions = {};
@@ -170,7 +149,10 @@ export async function sanityCheck(model: Model, input: tf.Tensor, options: Sanit
   if (layers.length === 0) throw new InputError(`${model.path}: the model has no layers with parameters to randomize`);
   const seed = options.seed ?? 0;
   const threshold = options.threshold ?? DEFAULT_SANITY_THRESHOLD;
-  const includeMaps = options.includeMaps ?? model.input.height * model.input.width <= MAPS_BY_DEFAULT_PIXELS;
+  const includeMaps = options.includeMaps ?? mapsByDefault(model.input);
+  const maxMapSide = options.maxMapSide ?? DEFAULT_MAX_MAP_SIDE;
+  checkMaxMapSide(maxMapSide);
+  const preview = (map: PreparedMap) => mapPreview(map, maxMapSide);
   const steps = randomizationSteps(layers, mode);
   const methodOptions = new Map(methods.map((id) => [id, comparisonOptions(model, id, options.methodOptions?.[id])]));
 

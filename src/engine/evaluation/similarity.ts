@@ -7,6 +7,7 @@
  * scikit-image 0.19.
  */
 import { InputError } from '../errors';
+import { sumChannels } from '../render/attribution-map';
 
 /** A 2-D map, row-major [height, width]. */
 export interface Plane {
@@ -24,19 +25,17 @@ export type Reduction = 'absolute' | 'signed';
  * when C > 1 could be either.
  */
 export function toPlane(values: ArrayLike<number>, shape: readonly number[], layout: 'NCHW' | 'NHWC', reduction: Reduction): Plane {
+  return toPlanes(values, shape, layout)[reduction];
+}
+
+/** Both reductions of toPlane at once (one pass over the values). */
+function toPlanes(values: ArrayLike<number>, shape: readonly number[], layout: 'NCHW' | 'NHWC'): Record<Reduction, Plane> {
   const dims = shape[0] === 1 && shape.length === 4 ? shape.slice(1) : shape.length === 2 ? [1, ...shape] : shape;
   if (dims.length !== 3) throw new InputError(`an attribution map of shape [${shape.join(', ')}] cannot be reduced to 2-D`);
   const channelsLast = layout === 'NHWC' && dims[0] !== 1;
   const [c, h, w] = channelsLast ? [dims[2], dims[0], dims[1]] : dims;
-  const data = new Float64Array(h * w);
-  const abs = reduction === 'absolute';
-  for (let k = 0; k < c; k++) {
-    for (let p = 0; p < h * w; p++) {
-      const v = channelsLast ? values[p * c + k] : values[k * h * w + p];
-      data[p] += abs ? Math.abs(v) : v;
-    }
-  }
-  return { height: h, width: w, data };
+  const sums = sumChannels(values, { channels: c, height: h, width: w, channelsLast });
+  return { absolute: { height: h, width: w, data: sums.absolute }, signed: { height: h, width: w, data: sums.signed } };
 }
 
 /** The absolute map scaled to [0, 1] by its maximum (the sanity-checks code's abs_grayscale_norm); an all-zero map stays zero. */
@@ -286,8 +285,8 @@ export interface PreparedMap {
 }
 
 export function prepareMap(values: ArrayLike<number>, shape: readonly number[], layout: 'NCHW' | 'NHWC'): PreparedMap {
-  const absolute = toPlane(values, shape, layout, 'absolute');
-  return { absolute, signed: toPlane(values, shape, layout, 'signed'), normalized: normalizeAbsolute(absolute) };
+  const { absolute, signed } = toPlanes(values, shape, layout);
+  return { absolute, signed, normalized: normalizeAbsolute(absolute) };
 }
 
 /** All four similarities of two prepared maps of the same size. */

@@ -78,3 +78,16 @@ export function fromPixelsNHWCDirection(spec: InputSpec, v: ArrayLike<number>, o
         out[modelIndex(spec, h, w, c)] = (v[(h * spec.width + w) * spec.channels + c] * 255 * scale) / perChannel(std, c);
       }
 }
+
+/** Pixels / 255, NHWC → the model's preprocessed input in its layout (the inverse of toPixelsNHWC). */
+export function fromPixelsNHWC(spec: InputSpec, pixels: ArrayLike<number>): Float32Array {
+  const { scale, mean, std } = spec.preprocessing;
+  const out = new Float32Array(pixels.length);
+  for (let h = 0; h < spec.height; h++)
+    for (let w = 0; w < spec.width; w++)
+      for (let c = 0; c < spec.channels; c++) {
+        const p = pixels[(h * spec.width + w) * spec.channels + c];
+        out[modelIndex(spec, h, w, c)] = (p * 255 * scale - perChannel(mean, c)) / perChannel(std, c);
+      }
+  return out;
+}

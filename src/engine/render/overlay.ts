@@ -3,12 +3,10 @@ import type { RgbaImage } from '../data/image';
 import { LUMA_WEIGHTS } from '../data/preprocess';
 import { colormap } from './colormap';
 
-/** Layout of an attribution without its batch dimension (Grad-CAM: channels 1). */
-export interface MapShape {
-  channels: number;
+/** Size of a 2-D map, row-major. */
+export interface MapSize {
   height: number;
   width: number;
-  layout: 'NCHW' | 'NHWC';
 }
 
 export interface HeatmapOptions {
@@ -26,25 +24,6 @@ export interface HeatmapOptions {
   outlierPercentile?: number;
   /** Whole-number factor for nearest-neighbour enlargement, so small maps stay crisp. */
   upscale?: number;
-}
-
-/** Sums the channels of each pixel: signed values for signed maps, magnitudes otherwise. */
-function reduceChannels(attr: Float32Array, shape: MapShape, signed: boolean): Float32Array {
-  const { channels, height, width, layout } = shape;
-  const pixels = height * width;
-  if (attr.length !== pixels * channels) {
-    throw new Error(`renderHeatmap: ${attr.length} values for a ${channels}×${height}×${width} map`);
-  }
-  const out = new Float32Array(pixels);
-  for (let p = 0; p < pixels; p++) {
-    let sum = 0;
-    for (let c = 0; c < channels; c++) {
-      const v = attr[layout === 'NCHW' ? c * pixels + p : p * channels + c];
-      sum += signed ? v : Math.abs(v);
-    }
-    out[p] = sum;
-  }
-  return out;
 }
 
 /**
@@ -81,16 +60,20 @@ export function normalizeMap(map: Float32Array, signed: boolean, outlierPercenti
 /** The input is drawn at this brightness under the heatmap, so that colours on bright strokes stay visible. */
 export const BACKGROUND_DIMMING = 0.5;
 
-/** Colours an attribution map, optionally over its input in grayscale, as an RGBA image. */
-export function renderHeatmap(attr: Float32Array, shape: MapShape, options: HeatmapOptions): RgbaImage {
+/**
+ * Colours a 2-D attribution map (already reduced over channels: attribution-map.ts), optionally
+ * over its input in grayscale, as an RGBA image.
+ */
+export function renderHeatmap(map: Float32Array, size: MapSize, options: HeatmapOptions): RgbaImage {
   const { signed, background, opacity = 0.75, outlierPercentile = 2, upscale = 1 } = options;
   if (!(opacity >= 0 && opacity <= 1)) throw new InputError(`overlay opacity must be between 0 and 1, got ${opacity}`);
   if (!Number.isInteger(upscale) || upscale < 1) throw new InputError(`upscale must be a whole number ≥ 1, got ${upscale}`);
-  const { width, height } = shape;
+  const { width, height } = size;
+  if (map.length !== width * height) throw new Error(`renderHeatmap: ${map.length} values for a ${height}×${width} map`);
   if (background && (background.width !== width || background.height !== height)) {
     throw new Error(`renderHeatmap: background is ${background.width}×${background.height} but the map is ${width}×${height}`);
   }
-  const normalized = normalizeMap(reduceChannels(attr, shape, signed), signed, outlierPercentile);
+  const normalized = normalizeMap(map, signed, outlierPercentile);
   const alpha = background ? opacity : 1;
 
   const small = new Uint8Array(width * height * 4);

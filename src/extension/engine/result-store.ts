@@ -78,7 +78,7 @@ export class ResultStore {
       let offset = 0;
       const pngs: Buffer[] = [];
       const methods: StoredMethod[] = result.methods.map((m) => {
-        const bytes = Buffer.from(m.png);
+        const bytes = Buffer.from(m.png ?? new ArrayBuffer(0));
         pngs.push(bytes);
         const stored = { ...m, png: { offset, length: bytes.byteLength } };
         offset += bytes.byteLength;

@@ -65,7 +65,7 @@ export class ImageHoverProvider implements vscode.HoverProvider {
         { signal: controller.signal },
       );
       const m = result.methods[0];
-      const overlay = m && !m.error && m.png.byteLength > 0 ? pngDataUri(m.png) : undefined;
+      const overlay = m?.png && !m.error && m.png.byteLength > 0 ? pngDataUri(m.png) : undefined;
       md.appendMarkdown(
         [original ?? result.inputImage, overlay]
           .map((uri, i) => (uri ? img(uri, i === 0 ? 'input' : m.method) : ''))

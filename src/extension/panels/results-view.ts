@@ -43,7 +43,7 @@ export function explainView(result: ExplainResult, modelName: string, inputName:
     prediction: result.topK.map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`).join(' · ') || (top ? top.label : undefined),
     methods: result.methods.map((m) => ({
       method: m.method,
-      image: m.error || m.png.byteLength === 0 ? undefined : pngDataUri(m.png),
+      image: m.error || !m.png || m.png.byteLength === 0 ? undefined : pngDataUri(m.png),
       ms: m.ms,
       delta: m.delta,
       error: m.error,
