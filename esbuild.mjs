@@ -25,6 +25,9 @@ mkdirSync('dist', { recursive: true });
 // The wasm backend loads its binaries from next to the bundle (see src/engine/backend.ts).
 const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join('dist', f));
+// The static report inlines the default VS Code colours the panels otherwise get from the editor.
+mkdirSync('dist/webview', { recursive: true });
+copyFileSync('src/webview/lib/report-theme.css', 'dist/webview/report-theme.css');
 
 const contexts = await Promise.all([
   ...bundles.map((b) =>

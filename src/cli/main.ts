@@ -3,6 +3,7 @@ import { runDemo, DEMO_HELP } from './demo';
 import { EVALUATE_HELP, runEvaluate } from './evaluate';
 import { EXPLAIN_HELP, runExplain } from './explain';
 import { MODELS_HELP, runModels } from './models';
+import { REPORT_HELP, runReport } from './report';
 import { runSanity, SANITY_HELP } from './sanity';
 
 const HELP = `Usage: attribution-lens <command> [options]
@@ -13,6 +14,7 @@ Commands:
   explain   attribute one prediction with one method (saliency, IG, SmoothGrad, occlusion, Grad-CAM…)
   evaluate  check several methods' attributions with a metric (completeness, sensitivity-n, alignment)
   sanity    model-parameter randomization test: do the maps change when the weights do?
+  report    explain inputs, run the trust checks, write it all into one self-contained HTML file
   models    list the model files in a folder, their inputs and unsupported operators
   demo      explain the bundled MNIST example with every method
 
@@ -23,6 +25,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[], signal: Abo
   explain: { help: EXPLAIN_HELP, run: runExplain },
   evaluate: { help: EVALUATE_HELP, run: runEvaluate },
   sanity: { help: SANITY_HELP, run: runSanity },
+  report: { help: REPORT_HELP, run: runReport },
   models: { help: MODELS_HELP, run: runModels },
   demo: { help: DEMO_HELP, run: runDemo },
 };

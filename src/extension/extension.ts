@@ -12,7 +12,10 @@ import { HOVER_LANGUAGES, ImageHoverProvider } from './hover/image-hover';
 import { ModelWatcher } from './live/model-watcher';
 import { ModelState } from './models/model-state';
 import { ModelsTreeProvider } from './models/models-view';
-import { ResultsPanel } from './panels/results-panel';
+import { ExplainRunner } from './panels/explain-runner';
+import { Panel } from './panels/panel';
+import { PanelRequests } from './panels/panel-requests';
+import { PanelRuns } from './panels/panel-runs';
 import { readSettings, SECTION, type Settings } from './settings';
 
 /** What activate() returns: the running pieces (used by tests and the benchmark). */
@@ -25,6 +28,7 @@ export interface ExtensionApi {
   models: ModelsTreeProvider;
   watcher: ModelWatcher;
   commands: Commands;
+  explainer: ExplainRunner;
   log: vscode.LogOutputChannel;
 }
 
@@ -44,7 +48,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const state = new ModelState(context.workspaceState);
   const models = new ModelsTreeProvider(state, () => current().sampleFolders);
   const refreshModels = (): void => models.refresh();
-  const watcher = new ModelWatcher(host, explanations, state, current, refreshModels, log);
+  const runs = new PanelRuns(host);
+  const explainer = new ExplainRunner(runs, explanations, () => current().topK);
+  const watcher = new ModelWatcher(host, explanations, state, current, refreshModels, log, explainer);
   const hover = new ImageHoverProvider(explanations, state, current, log);
   const codeLens = new TrainingCodeLensProvider();
   const commands = new Commands({
@@ -56,6 +62,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     settings: current,
     log,
     refreshModels,
+    runs,
+    explainer,
   });
 
   // Files on disk and Jupyter notebook cells (training code often lives in notebooks).
@@ -79,7 +87,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     vscode.languages.registerHoverProvider(fileSelector(HOVER_LANGUAGES), hover),
     vscode.languages.registerCodeLensProvider(fileSelector(CODELENS_LANGUAGES), codeLens),
     ...commands.register(),
-    ResultsPanel.registerSerializer(context.extensionUri),
+    Panel.register(context.extensionUri, new PanelRequests(runs, explainer, log).handle),
+    runs,
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration(SECTION)) return;
       settings = readSettings();
@@ -92,11 +101,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       log.info('workspace trusted: the engine will start on the first request');
       refreshModels();
     }),
-    { dispose: () => ResultsPanel.disposeCurrent() },
   );
 
   log.info(`activated in ${(performance.now() - t0).toFixed(1)} ms (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'not trusted'})`);
-  return { host, explanations, state, hover, codeLens, models, watcher, commands, log };
+  return { host, explanations, state, hover, codeLens, models, watcher, commands, explainer, log };
 }
 
 export function deactivate(): void {

@@ -136,6 +136,8 @@ export interface ExplainResult {
   inputImage?: string;
   /** Output 'map': the input as the model sees it (preprocessing undone), at its native size. */
   image?: RgbaPixels;
+  /** Output 'map': every method the engine has, with the options it takes (a panel's choices). */
+  catalog?: { method: string; label: string; options: string[] }[];
   target: number;
   /** The model's number of classes and their labels (when it has them): a target picker's choices. */
   numClasses: number;

@@ -121,6 +121,10 @@ export interface SensitivityView {
   ns: number[];
   features: number;
   subsets: number;
+  /** Features are patch×patch pixel blocks (1: pixels). */
+  patch?: number;
+  /** What removed features were set to ('zero', 'blur', …). */
+  baseline?: string;
   /** Per method, Pearson correlation at each n (null where undefined). */
   curves: { method: string; label: string; values: (number | null)[] }[];
 }
@@ -150,6 +154,10 @@ export interface ManifoldView {
   methods: ManifoldMethodView[];
   /** Decoded images along the top tangent directions, each at offsets from −2σ to +2σ. */
   tangents: { singularValue: number; images: EncodedImage[] }[];
+  /** The latent offset of each tangent image column, in prior standard deviations. */
+  tangentOffsets?: number[];
+  /** The class the attributions explain. */
+  targetLabel?: string;
 }
 
 export type PanelView = ExplainView | SanityView | SensitivityView | ManifoldView;
@@ -304,6 +312,8 @@ function isSensitivityView(v: Obj): boolean {
     isArrayOf(ns, (n) => Number.isInteger(n) && (n as number) > 0) &&
     isDim(v.features) &&
     Number.isInteger(v.subsets) &&
+    isOpt(v.patch, isDim) &&
+    isOpt(v.baseline, isStr) &&
     isArrayOf(
       v.curves,
       (c) => isObj(c) && isStr(c.method) && isStr(c.label) && isArrayOf(c.values, isNumOrNull) && (c.values as unknown[]).length === (ns as unknown[]).length,
@@ -323,7 +333,9 @@ function isManifoldView(v: Obj): boolean {
       (m) =>
         isObj(m) && isStr(m.method) && isStr(m.label) && isNum(m.alignment) && isNum(m.overRandom) && isOpt(m.raw, isEncodedMap) && isOpt(m.projected, isEncodedMap),
     ) &&
-    isArrayOf(v.tangents, (t) => isObj(t) && isNum(t.singularValue) && isArrayOf(t.images, isEncodedImage))
+    isArrayOf(v.tangents, (t) => isObj(t) && isNum(t.singularValue) && isArrayOf(t.images, isEncodedImage)) &&
+    isOpt(v.tangentOffsets, (o) => isArrayOf(o, isNum) && (v.tangents as { images: unknown[] }[]).every((t) => t.images.length === (o as unknown[]).length)) &&
+    isOpt(v.targetLabel, isStr)
   );
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MethodOptions } from '../engine/attribution/method';
-import { attribute, getMethod } from '../engine/attribution/registry';
+import { attribute, getMethod, METHODS } from '../engine/attribution/registry';
 import { activeBackend } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { CancelledError, InputError } from '../engine/errors';
@@ -229,7 +229,7 @@ export class EngineService {
         model: model.path,
         input: params.input,
         ...(image
-          ? { image }
+          ? { image, catalog: METHODS.map((m) => ({ method: m.id, label: m.label, options: [...m.options] })) }
           : { inputImage: `data:image/png;base64,${Buffer.from(encodePng(renderInput(model, input))).toString('base64')}` }),
         target,
         numClasses: model.numClasses,

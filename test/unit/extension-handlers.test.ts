@@ -9,7 +9,9 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fake, fakeContext, fakeDocument, Position, CancellationTokenSource, setConfig, Uri, type FakePanel } from './helpers/fake-vscode';
 import { activate, type ExtensionApi } from '../../src/extension/extension';
-import { ResultsPanel } from '../../src/extension/panels/results-panel';
+import { Panel } from '../../src/extension/panels/panel';
+import { decodeFloat32 } from '../../src/protocol/codecs';
+import type { ExplainView, HostToPanel } from '../../src/protocol/panels';
 import type { ModelsNode } from '../../src/extension/models/models-view';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -35,6 +37,13 @@ const cmd = (id: string, ...args: unknown[]) => {
   return fn(...args) as Promise<unknown>;
 };
 const lastPanel = (): FakePanel => fake.panels[fake.panels.length - 1];
+async function waitFor(condition: () => boolean, ms = 20000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 before(() => {
   execFileSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, stdio: 'inherit' });
@@ -95,27 +104,75 @@ describe('extension handlers (real engine worker)', () => {
     assert.equal(status?.text, '$(beaker) digit_cnn.onnx', 'the status bar names the picked model');
   });
 
-  it('explains an image from the explorer: progress reported, panel with one PNG per method', async () => {
+  it('explains an image from the explorer: progress reported, the Explain panel filled method by method', async () => {
     await cmd('attributionLens.explainImage', Uri.file(sample));
     assert.deepEqual(fake.messages, []);
     const progress = fake.progress[fake.progress.length - 1];
     assert.match(progress.title ?? '', /digit_7\.png with digit_cnn\.onnx/);
     assert.ok(progress.reports.length > 0, 'progress reported');
     const panel = lastPanel();
+    assert.equal(panel.viewType, 'attributionLens.explain');
     assert.deepEqual(
       panel.options.localResourceRoots?.map((u) => path.relative(REPO, u.fsPath)),
-      ['dist', 'media'],
+      [path.join('dist', 'webview')],
     );
     assert.match(panel.webview.html, /default-src 'none'/);
+    assert.deepEqual(panel.posted, [], 'nothing before the page is ready');
     panel.sendFromWebview({ type: 'ready' });
-    const shown = panel.posted[panel.posted.length - 1] as { view: { prediction: string; methods: { method: string; image: string }[] } };
+    const posted = panel.posted as HostToPanel[];
     assert.deepEqual(
-      shown.view.methods.map((m) => m.method),
-      ['saliency', 'gradcam'],
+      posted.map((m) => m.type),
+      ['show', 'method', 'busy'],
+      'the first method with the prediction, the second as it finished, not busy (the page was not ready while busy)',
     );
-    for (const m of shown.view.methods) assert.match(m.image, /^data:image\/png;base64,iVBOR/);
-    assert.match(shown.view.prediction, /^7 /);
+    const shown = (posted[0] as Extract<HostToPanel, { type: 'show' }>).view as ExplainView;
+    assert.equal(shown.topK[0].label, '7');
+    assert.deepEqual(
+      shown.methods.map((m) => [m.name, m.status]),
+      [
+        ['saliency', 'done'],
+        ['gradcam', 'pending'],
+      ],
+    );
+    const gradcam = (posted[1] as Extract<HostToPanel, { type: 'method' }>).method;
+    assert.equal(gradcam.status, 'done');
+    for (const map of [shown.methods[0].map, gradcam.map]) {
+      assert.equal(map?.width, 28);
+      const values = decodeFloat32(map?.absolute ?? '');
+      assert.equal(values.length, 28 * 28);
+      assert.ok(values.some((v) => v > 0) && values.every((v) => v >= 0), 'absolute maps are non-negative and not all zero');
+    }
+    assert.equal(Panel.get('explain')?.view?.kind, 'explain');
     panel.sendFromWebview({ type: 'evil', payload: 1 }); // ignored
+  });
+
+  it('the panel asks to explain another class, and exports what it shows', async () => {
+    const panel = lastPanel();
+    const before = panel.posted.length;
+    panel.sendFromWebview({ type: 'explain', target: 3, methods: [{ method: 'input_x_gradient' }] });
+    await waitFor(() => (panel.posted as HostToPanel[]).slice(before).some((m) => m.type === 'busy' && !m.busy));
+    const shown = (panel.posted as HostToPanel[]).slice(before).find((m): m is Extract<HostToPanel, { type: 'show' }> => m.type === 'show');
+    const view = shown?.view as ExplainView;
+    assert.equal(view.target, 3);
+    assert.deepEqual(view.methods.map((m) => m.name), ['input_x_gradient']);
+
+    const out = path.join(ws, 'exported.json');
+    fake.saveAnswers.push(Uri.file(out));
+    panel.sendFromWebview({ type: 'export', format: 'json' });
+    await waitFor(() => fs.existsSync(out));
+    assert.equal(fake.saveDialogs.at(-1), path.join(ws, 'mnist', 'samples', 'digit_7-explain.json'), 'offered next to the input');
+    assert.equal((JSON.parse(fs.readFileSync(out, 'utf8')) as ExplainView).target, 3);
+    const png = path.join(ws, 'exported.png');
+    fake.saveAnswers.push(Uri.file(png));
+    panel.sendFromWebview({ type: 'export', format: 'png', name: 'digit_7-saliency.png', dataUri: 'data:image/png;base64,iVBORw0KGgo=' });
+    await waitFor(() => fs.existsSync(png));
+    assert.deepEqual([...fs.readFileSync(png)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    // Not a PNG data URI, or a name with a folder in it: refused before anything is asked.
+    const dialogs = fake.saveDialogs.length;
+    panel.sendFromWebview({ type: 'export', format: 'png', name: '../x.png', dataUri: 'data:image/png;base64,iVBORw0KGgo=' });
+    panel.sendFromWebview({ type: 'export', format: 'png', name: 'x.png', dataUri: 'javascript:alert(1)' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fake.saveDialogs.length, dialogs);
   });
 
   it('cancelling the notification stops the request within a second', async () => {
@@ -129,6 +186,7 @@ describe('extension handlers (real engine worker)', () => {
     fake.messages = [];
     const panelsBefore = fake.panels.length;
     const posted = lastPanel().posted.length;
+    lastPanel().sendFromWebview({ type: 'ready' });
     try {
       await cmd('attributionLens.explainImage', Uri.file(path.join(ws, 'mnist', 'samples', 'digit_3.png')));
     } finally {
@@ -139,8 +197,11 @@ describe('extension handlers (real engine worker)', () => {
     // The engine checks the signal between batches (~0.6 s apart here); 2 s leaves room for a loaded CI machine.
     assert.ok(performance.now() - cancelledAt < 2000, `stopped ${Math.round(performance.now() - cancelledAt)} ms after cancel`);
     assert.match(fake.messages.map((m) => m.text).join('\n'), /cancelled/);
-    assert.equal(fake.panels.length, panelsBefore);
-    assert.equal(lastPanel().posted.length, posted, 'the panel was not updated');
+    assert.equal(fake.panels.length, panelsBefore, 'the open panel was reused');
+    const after = (lastPanel().posted as HostToPanel[]).slice(posted);
+    assert.deepEqual(after.at(-1), { type: 'busy', busy: false });
+    const view = Panel.get('explain')?.view;
+    assert.ok(view?.kind === 'explain' && view.methods.some((m) => m.status === 'pending'), 'the cancelled methods stay pending');
   });
 
   it('hovers an image path: image, top-k and overlay; the second hover comes from the cache', async () => {
@@ -220,12 +281,18 @@ describe('extension handlers (real engine worker)', () => {
     fake.messages = [];
     await cmd('attributionLens.sanityCheck', modelNode);
     assert.match(fake.messages[0]?.text ?? '', /^digit_cnn\.onnx: \d\/2 sanity checks pass$/);
+    const view = Panel.get('sanity')?.view;
+    assert.equal(view?.kind, 'sanity');
+    if (view?.kind === 'sanity') {
+      assert.deepEqual(view.methods.map((m) => m.method), ['saliency', 'gradcam']);
+      assert.ok(view.methods.every((m) => m.original && m.steps.every((st) => st.map)), 'every map of the grid');
+    }
   });
 
   it('re-exporting the model evicts it, re-explains the pinned samples and updates the status bar', async () => {
     setConfig('attributionLens.liveSanity', true);
-    ResultsPanel.show(context.extensionUri as unknown as Parameters<typeof ResultsPanel.show>[0], { title: 't', model, input: sample, methods: [] });
-    const panel = lastPanel();
+    await cmd('attributionLens.explainImage', Uri.file(sample));
+    const panel = fake.panels.find((p) => p.viewType === 'attributionLens.explain' && !p.disposed) ?? assert.fail('no Explain panel');
     panel.sendFromWebview({ type: 'ready' });
     const postedBefore = panel.posted.length;
     const watcher = fake.watchers.find((w) => w.glob === '**/*.onnx') ?? assert.fail('no model watcher');
@@ -238,7 +305,8 @@ describe('extension handlers (real engine worker)', () => {
     assert.match(status.text, /^\$\(pass\) digit_cnn\.onnx: \d\/2 sanity checks pass$/);
     assert.ok(fake.logLines.some((l) => /evict digit_cnn\.onnx/.test(l)), 'evicted in the engine');
     assert.ok(fake.logLines.some((l) => /explain digit_cnn\.onnx digit_7\.npy/.test(l)), 'pinned .npy re-explained');
-    assert.ok(panel.posted.length > postedBefore, 'the open panel was refreshed');
+    await waitFor(() => (panel.posted as HostToPanel[]).slice(postedBefore).some((m) => m.type === 'busy' && !m.busy));
+    assert.ok((panel.posted as HostToPanel[]).slice(postedBefore).some((m) => m.type === 'show'), 'the open panel was explained again');
     setConfig('attributionLens.liveSanity', false);
   });
 });

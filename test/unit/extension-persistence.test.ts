@@ -1,5 +1,5 @@
 // What survives a window reload: explain results in the extension's storage (keyed by the files'
-// content hashes), the results panel (its webview serializer and saved state), and the status bar
+// content hashes), the panels (their webview serializers and saved state), and the status bar
 // item naming the active model. `vscode` is faked at the edge; the engine worker is the real one.
 import './helpers/install-fake-vscode';
 import assert from 'node:assert/strict';
@@ -13,9 +13,10 @@ import { activate } from '../../src/extension/extension';
 import { EngineHost } from '../../src/extension/engine/engine-host';
 import { ExplainCache, type ExplainParams } from '../../src/extension/engine/explain-cache';
 import { ResultStore } from '../../src/extension/engine/result-store';
-import { ResultsPanel } from '../../src/extension/panels/results-panel';
-import { isResultsView, type ResultsView } from '../../src/extension/panels/results-view';
+import { Panel } from '../../src/extension/panels/panel';
+import { encodeBytes, encodeFloat32 } from '../../src/protocol/codecs';
 import type { ExplainResult } from '../../src/protocol/engine';
+import type { ExplainView } from '../../src/protocol/panels';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const WORKER = path.join(REPO, 'dist', 'engine-worker.js');
@@ -88,6 +89,32 @@ describe('explain results in the extension storage', () => {
     for (const m of again.methods) assert.ok(m.png instanceof ArrayBuffer);
   });
 
+  it('stores map results (the panels\' 2-D maps and input pixels) byte for byte, apart from PNG results', async () => {
+    const log = fakeWindow.createOutputChannel('test') as unknown as ConstructorParameters<typeof EngineHost>[1];
+    const host = new EngineHost(WORKER, log, 'cpu');
+    let maps: ExplainResult;
+    try {
+      maps = await new ExplainCache(host, 8, { storageDir: storage }).explain(params({ output: 'map' }));
+    } finally {
+      host.dispose();
+    }
+    const bytes = (b: ArrayBuffer | undefined) => Buffer.from(b ?? new ArrayBuffer(0)).toString('base64');
+    const reloaded = countingHost();
+    const again = await new ExplainCache(reloaded as unknown as HostArg, 8, { storageDir: storage }).explain(params({ output: 'map' }));
+    assert.equal(reloaded.calls, 0, 'no engine call');
+    assert.equal(bytes(again.image?.rgba), bytes(maps.image?.rgba));
+    assert.equal(again.image?.rgba.byteLength, 28 * 28 * 4);
+    for (const [k, m] of again.methods.entries()) {
+      assert.equal(m.map?.signed.byteLength, 28 * 28 * 4);
+      assert.equal(bytes(m.map?.signed), bytes(maps.methods[k].map?.signed));
+      assert.equal(bytes(m.map?.absolute), bytes(maps.methods[k].map?.absolute));
+    }
+    assert.deepEqual(again.catalog, maps.catalog);
+    const png = countingHost(first);
+    await new ExplainCache(png as unknown as HostArg, 8, { storageDir: storage }).explain(params());
+    assert.equal(png.calls, 0, 'the PNG result is still its own entry');
+  });
+
   it('keys by content: a copy hits (and names the copy), other options or changed bytes miss', async () => {
     const copy = path.join(ws, 'copy.onnx');
     fs.copyFileSync(model, copy);
@@ -150,51 +177,46 @@ describe('after a window reload', () => {
     assert.equal(status.text, '$(beaker) digit_cnn.onnx');
   });
 
-  it('the results panel is restored from its saved state', async () => {
+  it('the Explain panel is restored from its saved state', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { activationEvents: string[] };
-    assert.ok(pkg.activationEvents.includes(`onWebviewPanel:${ResultsPanel.viewType}`));
-    const serializer = fake.serializers.get(ResultsPanel.viewType) ?? assert.fail('no serializer');
-    const view: ResultsView = {
+    for (const kind of ['explain', 'sanity', 'sensitivity', 'manifold']) assert.ok(pkg.activationEvents.includes(`onWebviewPanel:attributionLens.${kind}`), kind);
+    const serializer = fake.serializers.get(Panel.viewType('explain')) ?? assert.fail('no serializer');
+    const view: ExplainView = {
+      kind: 'explain',
       title: 'digit_cnn.onnx · digit_7.png',
       model,
       input: sample,
-      prediction: '7 99.0%',
-      methods: [{ method: 'saliency', image: 'data:image/png;base64,iVBOR', ms: 12 }],
+      image: { width: 1, height: 1, rgba: encodeBytes(new Uint8Array([9, 9, 9, 255])) },
+      topK: [{ class: 7, label: '7', probability: 0.99 }],
+      target: 7,
+      numClasses: 10,
+      methods: [{ name: 'saliency', label: 'Saliency', settings: { method: 'saliency' }, status: 'done', ms: 12, map: { height: 1, width: 1, signed: encodeFloat32([1]), absolute: encodeFloat32([1]) } }],
+      catalog: [{ method: 'saliency', label: 'Saliency', options: [] }],
     };
-    const panel = new FakePanel(ResultsPanel.viewType, 'old title', {});
-    await serializer.deserializeWebviewPanel(panel, view);
+    const panel = new FakePanel(Panel.viewType('explain'), 'old title', {});
+    await serializer.deserializeWebviewPanel(panel, { view, ui: { mode: 'absolute' } });
     assert.match(panel.webview.html, /default-src 'none'/);
-    assert.match(panel.webview.html, /vscode\.getState\(\)/);
-    assert.match(panel.webview.html, /vscode\.setState\(msg\.view\)/);
+    assert.match(panel.webview.html, /<script nonce="\w+" src="[^"]*dist\/webview\/explain\.js">/);
     assert.equal(panel.webview.options.enableScripts, true);
     assert.deepEqual(
       panel.webview.options.localResourceRoots?.map((u) => path.relative(REPO, u.fsPath)),
-      ['dist', 'media'],
+      [path.join('dist', 'webview')],
     );
-    assert.equal(panel.title, view.title);
-    assert.equal(ResultsPanel.shownModel, model);
+    assert.deepEqual(Panel.get('explain')?.view, view, 'the host knows what the page shows');
     panel.sendFromWebview({ type: 'ready' });
-    assert.deepEqual(panel.posted[panel.posted.length - 1], { type: 'show', view });
+    assert.deepEqual(panel.posted, [], 'the page restores its own state: nothing re-sent');
 
     // The revived panel is the current one: a new result goes into it.
     const created = fake.panels.length;
-    ResultsPanel.show(context.extensionUri as unknown as Parameters<typeof ResultsPanel.show>[0], { ...view, title: 'next' });
+    Panel.show({ ...view, title: 'next' });
     assert.equal(fake.panels.length, created, 'no second panel');
     assert.equal(panel.title, 'next');
+    assert.equal((panel.posted.at(-1) as unknown as { view: ExplainView }).view.title, 'next');
 
-    // A state that is not a view leaves an empty panel.
-    const other = new FakePanel(ResultsPanel.viewType, 't', {});
-    await serializer.deserializeWebviewPanel(other, { title: 1 });
-    assert.ok(panel.disposed, 'the previous panel was replaced');
-    other.sendFromWebview({ type: 'ready' });
-    assert.deepEqual(other.posted, []);
-    assert.equal(ResultsPanel.shownModel, undefined);
-  });
-
-  it('validates restored views', () => {
-    assert.ok(isResultsView({ title: 't', model: 'm', input: 'i', methods: [] }));
-    assert.ok(!isResultsView(null));
-    assert.ok(!isResultsView({ title: 't', model: 'm', input: 'i', methods: [{ method: 'x', ms: '1' }] }));
-    assert.ok(!isResultsView({ title: 't', model: 'm', input: 'i', methods: [], raw: 3 }));
+    // A state that is not a valid view leaves an empty panel; the previous one is replaced.
+    const other = new FakePanel(Panel.viewType('explain'), 't', {});
+    await serializer.deserializeWebviewPanel(other, { view: { ...view, target: 12 } });
+    assert.ok(panel.disposed);
+    assert.equal(Panel.get('explain')?.view, undefined);
   });
 });

@@ -13,8 +13,11 @@ import type { ModelState } from '../models/model-state';
 import { isModelFile, isSampleFile, modelEntries, sampleFiles, sampleFolders, sidecarPath, summarizeSidecar } from '../models/model-files';
 import type { ModelsNode } from '../models/models-view';
 import { findLatestModel, findModelUris, readJson, workspaceRoots } from '../models/workspace-models';
-import { explainView } from '../panels/results-view';
-import { ResultsPanel } from '../panels/results-panel';
+import type { ExplainRunner } from '../panels/explain-runner';
+import type { PanelRuns } from '../panels/panel-runs';
+import { sanityView, type DataRandomizationJson, type SanityJson } from '../../protocol/views/sanity';
+import { sensitivityView, type SensitivityJson } from '../../protocol/views/sensitivity';
+import { manifoldView, type AlignmentResultJson } from '../../protocol/views/manifold';
 import { installNativeBackend, NATIVE_PACKAGES, type NativeBackend } from '../engine/native-backend';
 import { methodSettings, type Settings } from '../settings';
 
@@ -27,6 +30,8 @@ export interface CommandDeps {
   state: ModelState;
   settings: () => Settings;
   log: vscode.LogOutputChannel;
+  runs: PanelRuns;
+  explainer: ExplainRunner;
   refreshModels: () => void;
 }
 
@@ -61,6 +66,7 @@ export class Commands {
       r('attributionLens.showLog', () => this.d.log.show(true)),
       r('attributionLens.installGpuBackend', () => this.installNativeBackend()),
       r('attributionLens.manifoldAlignment', (t: Target) => this.manifoldAlignment(t)),
+      r('attributionLens.dataRandomization', (t: Target) => this.dataRandomization(t)),
     ];
   }
 
@@ -72,15 +78,9 @@ export class Commands {
     if (!input) return;
     const m = model ?? nodeModel(target) ?? (await this.modelOrAsk());
     if (!m) return;
-    const s = this.d.settings();
+    const methods = methodSettings(this.d.settings().methods);
     for (const file of inputs ?? [input]) {
-      const params = { model: m, input: file, methods: methodSettings(s.methods), topK: s.topK, opacity: s.overlayOpacity };
-      // Through the result cache (memory, then the extension's storage), as hovers are.
-      const result = await this.d.host.underProgress(vscode.l10n.t('Explaining {0} with {1}', path.basename(file), path.basename(m)), (options) =>
-        this.d.explanations.explain(params, options),
-      );
-      if (!result) return;
-      ResultsPanel.show(this.d.extensionUri, explainView(result, path.basename(m), path.basename(file)));
+      if (!(await this.d.explainer.run(m, file, methods))) return;
     }
   }
 
@@ -117,26 +117,59 @@ export class Commands {
     const input = await this.inputOf(isSampleTarget(target) ? target : undefined, m);
     if (!input) return;
     const methods = this.d.settings().sanityMethods;
-    const result = await this.d.host.withProgress(vscode.l10n.t('Sanity checks of {0}', path.basename(m)), 'sanity', {
-      model: m,
-      input,
-      ...(methods.length ? { methods } : {}),
+    let summary: ReturnType<typeof summarizeSanity>;
+    const view = await this.d.runs.show('sanity', vscode.l10n.t('Sanity checks of {0}', path.basename(m)), vscode.l10n.t('Randomizing layers…'), async (options) => {
+      const result = await this.d.host.request('sanity', { model: m, input, maps: true, ...(methods.length ? { methods } : {}) }, options);
+      summary = summarizeSanity(result);
+      return sanityView(result as SanityJson, { title: vscode.l10n.t('Sanity · {0} · {1}', path.basename(m), path.basename(input)) });
     });
-    if (result === undefined) return;
-    const summary = summarizeSanity(result);
-    ResultsPanel.show(this.d.extensionUri, {
-      title: vscode.l10n.t('Sanity · {0}', path.basename(m)),
-      model: m,
-      input,
-      methods: [],
-      sanity: summary,
-      raw: summary ? undefined : JSON.stringify(result, null, 2),
-    });
-    if (summary) {
+    if (view && summary) {
       const msg = vscode.l10n.t('{0}: {1}/{2} sanity checks pass', path.basename(m), summary.passed, summary.total);
       this.d.log.info(msg);
       void vscode.window.showInformationMessage(msg);
     }
+  }
+
+  /**
+   * The data randomization test (Adebayo et al.): the maps of the model against those of the same
+   * architecture trained on permuted labels (asked for once, then remembered), shown under the
+   * model randomization grid.
+   */
+  async dataRandomization(target: Target): Promise<void> {
+    requireTrust();
+    const m = nodeModel(target) ?? (await this.modelOrAsk());
+    if (!m) return;
+    const input = await this.inputOf(isSampleTarget(target) ? target : undefined, m);
+    if (!input) return;
+    const compareModel = await this.rememberedPath('compareModel', {
+      canSelectFiles: true,
+      canSelectFolders: false,
+      filters: { [vscode.l10n.t('Models')]: ['onnx'] },
+      openLabel: vscode.l10n.t('Compare with this model'),
+      title: vscode.l10n.t('{0} trained on permuted labels (same architecture)', path.basename(m)),
+    });
+    if (!compareModel) return;
+    const methods = this.d.settings().sanityMethods;
+    const m2 = methods.length ? { methods } : {};
+    await this.d.runs.show('sanity', vscode.l10n.t('Data randomization of {0}', path.basename(m)), vscode.l10n.t('Comparing with {0}…', path.basename(compareModel)), async (options) => {
+      const sanity = await this.d.host.request('sanity', { model: m, input, maps: true, ...m2 }, options);
+      const data = await this.d.host.request('dataRandomization', { model: m, input, compareModel, ...m2 }, options);
+      return sanityView(sanity as SanityJson, {
+        data: data as DataRandomizationJson,
+        compareModel,
+        title: vscode.l10n.t('Sanity · {0} · {1}', path.basename(m), path.basename(input)),
+      });
+    });
+  }
+
+  /** A path setting of this workspace, asked for with a dialog the first time. */
+  private async rememberedPath(setting: 'manifoldDataset' | 'compareModel', dialog: vscode.OpenDialogOptions): Promise<string | undefined> {
+    const config = vscode.workspace.getConfiguration('attributionLens');
+    const known = config.get<string>(setting) || undefined;
+    if (known) return known;
+    const picked = (await vscode.window.showOpenDialog({ ...dialog, canSelectMany: false }))?.[0]?.fsPath;
+    if (picked) await config.update(setting, picked, vscode.ConfigurationTarget.Workspace);
+    return picked;
   }
 
   /** Manifold alignment against a VAE trained on the model's training images (asked for once, then remembered). */
@@ -146,29 +179,16 @@ export class Commands {
     if (!m) return;
     const input = await this.inputOf(isSampleTarget(target) ? target : undefined, m);
     if (!input) return;
-    const config = vscode.workspace.getConfiguration('attributionLens');
-    let dataset = config.get<string>('manifoldDataset') || undefined;
-    if (!dataset) {
-      const picked = await vscode.window.showOpenDialog({
-        canSelectFiles: true,
-        canSelectFolders: true,
-        canSelectMany: false,
-        openLabel: vscode.l10n.t('Use as training images'),
-        title: vscode.l10n.t('Training images of {0} (an IDX file or a folder of images)', path.basename(m)),
-      });
-      dataset = picked?.[0]?.fsPath;
-      if (!dataset) return;
-      await config.update('manifoldDataset', dataset, vscode.ConfigurationTarget.Workspace);
-    }
-    const result = await this.d.host.withProgress(vscode.l10n.t('Manifold alignment of {0}', path.basename(m)), 'alignment', { model: m, input, dataset });
-    if (result === undefined) return;
-    // The manifold panel is issue 7's; until then the JSON is shown as it is.
-    ResultsPanel.show(this.d.extensionUri, {
-      title: vscode.l10n.t('Manifold alignment · {0}', path.basename(m)),
-      model: m,
-      input,
-      methods: [],
-      raw: JSON.stringify(result, null, 2),
+    const dataset = await this.rememberedPath('manifoldDataset', {
+      canSelectFiles: true,
+      canSelectFolders: true,
+      openLabel: vscode.l10n.t('Use as training images'),
+      title: vscode.l10n.t('Training images of {0} (an IDX file or a folder of images)', path.basename(m)),
+    });
+    if (!dataset) return;
+    await this.d.runs.show('manifold', vscode.l10n.t('Manifold alignment of {0}', path.basename(m)), vscode.l10n.t('Training or loading the VAE…'), async (options) => {
+      const result = await this.d.host.request('alignment', { model: m, input, dataset }, options);
+      return manifoldView(result as AlignmentResultJson, { title: vscode.l10n.t('Manifold · {0} · {1}', path.basename(m), path.basename(input)) });
     });
   }
 
@@ -178,15 +198,9 @@ export class Commands {
     if (!m) return;
     const input = await this.inputOf(isSampleTarget(target) ? target : undefined, m);
     if (!input) return;
-    const result = await this.d.host.withProgress(vscode.l10n.t('Sensitivity-n of {0}', path.basename(m)), 'sensitivityN', { model: m, input });
-    if (result === undefined) return;
-    // The curves' panel is issue 7's; until then the JSON is shown as it is.
-    ResultsPanel.show(this.d.extensionUri, {
-      title: vscode.l10n.t('Sensitivity-n · {0}', path.basename(m)),
-      model: m,
-      input,
-      methods: [],
-      raw: JSON.stringify(result, null, 2),
+    await this.d.runs.show('sensitivity', vscode.l10n.t('Sensitivity-n of {0}', path.basename(m)), vscode.l10n.t('Removing pixel subsets…'), async (options) => {
+      const result = await this.d.host.request('sensitivityN', { model: m, input }, options);
+      return sensitivityView(result as SensitivityJson, { title: vscode.l10n.t('Sensitivity-n · {0} · {1}', path.basename(m), path.basename(input)) });
     });
   }
 

@@ -100,22 +100,25 @@ export class EngineHost implements vscode.Disposable {
     title: string,
     kind: K,
     params: EngineRequests[K]['params'],
+    cancel?: AbortSignal,
   ): Promise<EngineRequests[K]['result'] | undefined> {
-    return this.underProgress(title, (options) => this.request(kind, params, options));
+    return this.underProgress(title, (options) => this.request(kind, params, options), cancel);
   }
 
   /**
    * Any engine work (a request, or one answered from the result cache) under a cancellable
    * progress notification. Resolves undefined when cancelled or failed (the error is shown).
    */
-  async underProgress<T>(title: string, work: (options: RequestOptions) => Promise<T>): Promise<T | undefined> {
+  async underProgress<T>(title: string, work: (options: RequestOptions) => Promise<T>, cancel?: AbortSignal): Promise<T | undefined> {
     try {
       return await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title, cancellable: true },
         async (progress, token) => {
           const controller = new AbortController();
           const sub = token.onCancellationRequested(() => controller.abort());
-          if (token.isCancellationRequested) controller.abort();
+          if (token.isCancellationRequested || cancel?.aborted) controller.abort();
+          // A panel's Cancel button stops the work as the notification's does.
+          cancel?.addEventListener('abort', () => controller.abort(), { once: true });
           let reported = 0;
           const onProgress = (p: EngineProgress): void => {
             const pct = Math.max(0, Math.min(100, p.fraction * 100));

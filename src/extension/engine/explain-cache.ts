@@ -22,6 +22,8 @@ export interface ExplainParams {
   topK?: number;
   opacity?: number;
   target?: number;
+  /** 'png' (hovers) or 'map' (panels); see the explain request. */
+  output?: 'png' | 'map';
 }
 
 export interface ExplainCacheOptions {
@@ -72,7 +74,7 @@ export class ExplainCache {
   }
 
   private static parts(p: ExplainParams): { method: string; options: Record<string, unknown> } {
-    return { method: p.methods.map((m) => JSON.stringify(m)).join('+'), options: { topK: p.topK, opacity: p.opacity, target: p.target } };
+    return { method: p.methods.map((m) => JSON.stringify(m)).join('+'), options: { topK: p.topK, opacity: p.opacity, target: p.target, output: p.output } };
   }
 
   private async stamps(p: ExplainParams): Promise<[FileStamp, FileStamp]> {

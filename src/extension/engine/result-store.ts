@@ -2,24 +2,63 @@
  * Explain results persisted in the extension's storage, so they survive a window reload. Pure: no
  * `vscode` (the folder is a local path). One file per result, named by the SHA-256 of its content
  * key (model bytes' hash, input bytes' hash, methods, options); a file holds a 4-byte header
- * length, the JSON of the result with each PNG replaced by its byte range, then the PNG bytes.
+ * length, the JSON of the result with each binary buffer (PNGs, maps, the input's pixels)
+ * replaced by its byte range, then those bytes.
  * Bounded by a number of files, least recently used first out (a hit touches the file's mtime).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { ExplainResult, MethodResult } from '../../protocol/engine';
+import type { ExplainResult } from '../../protocol/engine';
 
 const EXT = '.lensresult';
-const VERSION = 1;
+/** 2: every ArrayBuffer stored as a byte range (explain results with 2-D maps). */
+const VERSION = 2;
 
-interface StoredMethod extends Omit<MethodResult, 'png'> {
-  png: { offset: number; length: number };
-}
-interface Header extends Omit<ExplainResult, 'methods'> {
+interface Header {
   version: number;
   key: string;
-  methods: StoredMethod[];
+  result: unknown;
+}
+
+/** Where a buffer's bytes are in the file's body. */
+interface BinaryRef {
+  $bytes: [offset: number, length: number];
+}
+
+const isBinaryRef = (v: unknown): v is BinaryRef =>
+  typeof v === 'object' && v !== null && Array.isArray((v as BinaryRef).$bytes) && (v as BinaryRef).$bytes.length === 2;
+
+/** `value` with its ArrayBuffers replaced by references into `chunks`. */
+function detach(value: unknown, chunks: Buffer[], offset: { n: number }): unknown {
+  if (value instanceof ArrayBuffer) {
+    const bytes = Buffer.from(value);
+    chunks.push(bytes);
+    const ref: BinaryRef = { $bytes: [offset.n, bytes.byteLength] };
+    offset.n += bytes.byteLength;
+    return ref;
+  }
+  if (Array.isArray(value)) return value.map((v) => detach(v, chunks, offset));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, detach(v, chunks, offset)]));
+  }
+  return value;
+}
+
+/** The inverse of detach: each reference becomes an ArrayBuffer of its own with the body's bytes. */
+function attach(value: unknown, body: Buffer): unknown {
+  if (isBinaryRef(value)) {
+    const [offset, length] = value.$bytes;
+    if (offset < 0 || offset + length > body.byteLength) throw new Error('stored result: byte range out of bounds');
+    const out = new Uint8Array(length);
+    out.set(body.subarray(offset, offset + length));
+    return out.buffer;
+  }
+  if (Array.isArray(value)) return value.map((v) => attach(v, body));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, attach(v, body)]));
+  }
+  return value;
 }
 
 export function sha256Hex(data: Uint8Array | string): string {
@@ -56,16 +95,10 @@ export class ResultStore {
       const headerLen = buf.readUInt32LE(0);
       const header = JSON.parse(buf.subarray(4, 4 + headerLen).toString('utf8')) as Header;
       if (header.version !== VERSION || header.key !== key) return undefined;
-      const body = 4 + headerLen;
-      const methods: MethodResult[] = header.methods.map((m) => {
-        const png = new Uint8Array(m.png.length);
-        png.set(buf.subarray(body + m.png.offset, body + m.png.offset + m.png.length));
-        return { ...m, png: png.buffer };
-      });
+      const result = attach(header.result, buf.subarray(4 + headerLen)) as ExplainResult;
       const now = new Date();
       void fs.utimes(file, now, now).catch(() => undefined); // most recently used
-      const { version: _v, key: _k, ...rest } = header;
-      return { ...rest, methods };
+      return result;
     } catch {
       await fs.rm(file, { force: true }).catch(() => undefined);
       return undefined;
@@ -75,23 +108,15 @@ export class ResultStore {
   /** Stores `result` under `key` (atomically: a temp file renamed), then evicts the least recently used files. */
   put(key: string, result: ExplainResult): Promise<void> {
     const run = async (): Promise<void> => {
-      let offset = 0;
-      const pngs: Buffer[] = [];
-      const methods: StoredMethod[] = result.methods.map((m) => {
-        const bytes = Buffer.from(m.png ?? new ArrayBuffer(0));
-        pngs.push(bytes);
-        const stored = { ...m, png: { offset, length: bytes.byteLength } };
-        offset += bytes.byteLength;
-        return stored;
-      });
-      const header: Header = { ...result, version: VERSION, key, methods };
+      const chunks: Buffer[] = [];
+      const header: Header = { version: VERSION, key, result: detach(result, chunks, { n: 0 }) };
       const json = Buffer.from(JSON.stringify(header), 'utf8');
       const len = Buffer.alloc(4);
       len.writeUInt32LE(json.byteLength, 0);
       await fs.mkdir(this.dir, { recursive: true });
       const file = this.fileOf(key);
       const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-      await fs.writeFile(tmp, Buffer.concat([len, json, ...pngs]));
+      await fs.writeFile(tmp, Buffer.concat([len, json, ...chunks]));
       await fs.rename(tmp, file);
       await this.trim();
     };

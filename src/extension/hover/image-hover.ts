@@ -10,7 +10,7 @@ import type { ExplainCache } from '../engine/explain-cache';
 import { errorMessage, isCancellation } from '../engine/engine-host';
 import type { ModelState } from '../models/model-state';
 import { findLatestModel } from '../models/workspace-models';
-import { pngDataUri } from '../panels/results-view';
+import { encodeBytes } from '../../protocol/codecs';
 import type { Settings } from '../settings';
 import { candidatePaths, stringLiteralAt } from './string-literal';
 
@@ -65,7 +65,7 @@ export class ImageHoverProvider implements vscode.HoverProvider {
         { signal: controller.signal },
       );
       const m = result.methods[0];
-      const overlay = m?.png && !m.error && m.png.byteLength > 0 ? pngDataUri(m.png) : undefined;
+      const overlay = m?.png && !m.error && m.png.byteLength > 0 ? `data:image/png;base64,${encodeBytes(new Uint8Array(m.png))}` : undefined;
       md.appendMarkdown(
         [original ?? result.inputImage, overlay]
           .map((uri, i) => (uri ? img(uri, i === 0 ? 'input' : m.method) : ''))

@@ -1,8 +1,8 @@
 /**
  * Live re-explanation: a FileSystemWatcher on model files. When one is written (re-exported by a
  * training script), the engine forgets it, the Models view refreshes, and — if the workspace is
- * trusted and samples are pinned — the pinned samples are explained again with it (and optionally
- * sanity-checked), the open panel is refreshed and the status bar item says how it went.
+ * trusted — the open Explain panel showing it is explained again, and the pinned samples are
+ * explained again with it (and optionally sanity-checked), the status bar item saying how it went.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -11,8 +11,8 @@ import { errorMessage, isCancellation } from '../engine/engine-host';
 import type { ExplainCache } from '../engine/explain-cache';
 import type { ModelState } from '../models/model-state';
 import { MODEL_GLOB } from '../models/model-files';
-import { explainView } from '../panels/results-view';
-import { ResultsPanel } from '../panels/results-panel';
+import type { ExplainRunner } from '../panels/explain-runner';
+import { Panel } from '../panels/panel';
 import { methodSettings, type Settings } from '../settings';
 import { sanityStatusText, summarizeSanity } from './sanity-summary';
 
@@ -36,6 +36,7 @@ export class ModelWatcher implements vscode.Disposable {
     private readonly settings: () => Settings,
     private readonly onModelsChanged: () => void,
     private readonly log: vscode.LogOutputChannel,
+    private readonly explainer: ExplainRunner,
   ) {
     this.status = vscode.window.createStatusBarItem('attributionLens.status', vscode.StatusBarAlignment.Left, 10);
     this.status.name = vscode.l10n.t('Attribution Lens');
@@ -91,6 +92,7 @@ export class ModelWatcher implements vscode.Disposable {
     const name = path.basename(file);
     this.log.info(`${name} changed on disk`);
     await this.host.evict(file).catch((err: unknown) => this.log.warn(`evict ${name}: ${errorMessage(err)}`));
+    this.refreshPanel(file);
     const settings = this.settings();
     const pinned = this.state.pinned;
     const relevant = this.state.activeModel === undefined || this.state.activeModel === file;
@@ -106,14 +108,11 @@ export class ModelWatcher implements vscode.Disposable {
     try {
       for (const input of pinned) {
         try {
-          const result = await this.explanations.explain(
+          await this.explanations.explain(
             { model: file, input, methods: methodSettings(settings.methods), topK: settings.topK, opacity: settings.overlayOpacity },
             { signal: controller.signal },
           );
           explained++;
-          if (ResultsPanel.shownModel === file && ResultsPanel.shownInput === input) {
-            ResultsPanel.refresh(explainView(result, name, path.basename(input)));
-          }
         } catch (err) {
           if (isCancellation(err)) throw err;
           failures.push(`${path.basename(input)}: ${errorMessage(err)}`);
@@ -137,6 +136,14 @@ export class ModelWatcher implements vscode.Disposable {
     } finally {
       if (this.running === controller) this.running = undefined;
     }
+  }
+
+  /** The Explain panel showing `file`'s explanation is explained again, with the same methods and class. */
+  private refreshPanel(file: string): void {
+    const view = Panel.get('explain')?.view;
+    if (!vscode.workspace.isTrusted || view?.kind !== 'explain' || view.model !== file) return;
+    this.log.info(`refreshing the Explain panel of ${path.basename(file)}`);
+    void this.explainer.run(file, view.input, view.methods.map((m) => m.settings), view.target);
   }
 
   dispose(): void {

@@ -189,6 +189,9 @@ export const fake = {
   context: new Map<string, unknown>(),
   watchers: [] as FakeWatcher[],
   panels: [] as FakePanel[],
+  /** Default paths the save dialogs offered, and the answers to give (undefined: cancelled). */
+  saveDialogs: [] as (string | undefined)[],
+  saveAnswers: [] as (Uri | undefined)[],
   statusItems: [] as FakeStatusItem[],
   /** Webview panel serializers by viewType (a reload calls deserializeWebviewPanel). */
   serializers: new Map<string, { deserializeWebviewPanel(panel: FakePanel, state: unknown): Promise<void> }>(),
@@ -204,6 +207,8 @@ export const fake = {
     this.context.clear();
     this.watchers = [];
     this.panels = [];
+    this.saveDialogs = [];
+    this.saveAnswers = [];
     this.statusItems = [];
     this.serializers.clear();
     this.logLines = [];
@@ -231,6 +236,7 @@ export class FakePanel {
     html: '',
     options: {} as { localResourceRoots?: Uri[]; enableScripts?: boolean },
     cspSource: 'vscode-resource:',
+    asWebviewUri: (u: Uri) => u,
     postMessage: async (m: unknown) => {
       this.posted.push(m);
       return true;
@@ -364,6 +370,9 @@ export const workspace = {
         throw fsError(uri.fsPath);
       }
     },
+    async writeFile(uri: Uri, bytes: Uint8Array): Promise<void> {
+      fs.writeFileSync(uri.fsPath, bytes);
+    },
     async readDirectory(uri: Uri): Promise<[string, FileType][]> {
       try {
         return fs.readdirSync(uri.fsPath, { withFileTypes: true }).map((e) => [e.name, e.isDirectory() ? FileType.Directory : FileType.File]);
@@ -397,6 +406,10 @@ export const window = {
   },
   async showOpenDialog() {
     return fake.openDialogs.shift();
+  },
+  async showSaveDialog(options: { defaultUri?: Uri }) {
+    fake.saveDialogs.push(options.defaultUri?.fsPath);
+    return fake.saveAnswers.shift();
   },
   async withProgress<R>(
     options: { title?: string; cancellable?: boolean },
