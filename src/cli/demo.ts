@@ -2,7 +2,6 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MethodOptions } from '../engine/attribution/method';
-import { methodIds } from '../engine/attribution/registry';
 import { BACKENDS, initBackend } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { readSidecar } from '../engine/data/sidecar';
@@ -11,26 +10,29 @@ import { explain } from '../engine/explain';
 import { loadModel } from '../engine/model/load';
 import { renderAttribution } from '../engine/render/attribution-image';
 import { encodePng } from '../engine/render/png';
+import type { MethodSettings } from '../protocol/engine';
+import { runName } from '../protocol/views/explain';
 import { oneOf } from './options';
+import { defaultRuns, writeReport } from './report';
 
 export const DEMO_HELP = `Usage: attribution-lens demo [--out DIR] [--backend B]
 
 Explains every sample of the bundled MNIST example (examples/mnist) with every method and
-writes one heatmap PNG per sample and method plus summary.md and summary.json to DIR
-(default demo-output).
+writes one heatmap PNG per sample and method, summary.md and summary.json to DIR (default
+demo-output), and report.html: the same explanations with the trust checks (model and data
+randomization against the example's permuted-label twin, Sensitivity-n), to open in a browser.
 `;
 
 /**
- * The demo's runs: every registered method with its defaults, plus SmoothGrad as the noise tunnel
- * around saliency. manifold_projected is left out: it needs a VAE trained on the dataset (minutes).
+ * The demo's runs (the report's defaults): every registered method with its defaults, plus
+ * SmoothGrad as the noise tunnel around saliency. manifold_projected is left out: it needs a VAE
+ * trained on the dataset (minutes).
  */
-export function demoRuns(): { name: string; method: string; options: MethodOptions }[] {
-  return [
-    ...methodIds()
-      .filter((id) => id !== 'manifold_projected')
-      .map((id) => ({ name: id, method: id, options: {} })),
-    { name: 'smoothgrad', method: 'saliency', options: { noise: 'smoothgrad', samples: 25, stdev: 0.15, seed: 0 } },
-  ];
+export function demoRuns(): { name: string; method: string; options: MethodOptions; settings: MethodSettings }[] {
+  return defaultRuns().map((settings) => {
+    const { method, ...options } = settings;
+    return { name: runName(settings), method, options, settings };
+  });
 }
 
 interface Row {
@@ -89,5 +91,14 @@ export async function runDemo(argv: string[], signal: AbortSignal): Promise<void
   ].join('\n');
   await fs.writeFile(path.join(out, 'summary.md'), `# Attribution Lens demo (${backend})\n\n${table}\n`);
   await fs.writeFile(path.join(out, 'summary.json'), `${JSON.stringify({ backend, model: modelFile, rows }, null, 2)}\n`);
-  process.stdout.write(`${table}\n\nwrote ${rows.length} heatmaps, summary.md and summary.json to ${out}\n`);
+  const report = await writeReport({
+    model: modelFile,
+    inputs: samples.map((s) => path.join(sidecar.samples!, s)),
+    runs: demoRuns().map((r) => r.settings),
+    compareModel: path.join(path.dirname(modelFile), 'controls', 'digit_cnn_random_labels.onnx'),
+    out: path.join(out, 'report.html'),
+    backend,
+    signal,
+  });
+  process.stdout.write(`${table}\n\nwrote ${rows.length} heatmaps, summary.md and summary.json to ${out}\nwrote ${report}\n`);
 }

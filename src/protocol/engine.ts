@@ -45,7 +45,8 @@ export interface EngineRequests {
   };
   /**
    * Model-parameter randomization test (the CLI's `sanity`), JSON as the CLI writes it. `maps`:
-   * include the 2-D maps (MapPreview; default only for inputs up to 64×64, larger ones pooled).
+   * include the 2-D maps (MapPreview; default only for inputs up to 64×64, larger ones pooled),
+   * and the input pooled to their size as `image` (ImagePreview) to draw them over.
    */
   sanity: {
     params: { model: string; input: string; methods?: string[]; mode?: 'cascading' | 'independent'; seed?: number; maps?: boolean };
@@ -54,16 +55,17 @@ export interface EngineRequests {
   /**
    * Data randomization test (the CLI's `sanity --mode data --compare-model`), JSON as the CLI
    * writes it; each method also carries `original` and `randomized`, the MapPreview maps of the
-   * input on the model and on `compareModel` (the same architecture trained on permuted labels).
+   * input on the model and on `compareModel` (the same architecture trained on permuted labels),
+   * and the input as `image` (ImagePreview) at their size.
    */
   dataRandomization: { params: { model: string; input: string; compareModel: string; methods?: string[] }; result: unknown };
-  /** Sensitivity-n curves (the CLI's `evaluate --metric sensitivity-n`). */
+  /** Sensitivity-n curves (the CLI's `evaluate --metric sensitivity-n`), plus `targetLabel` and `methodLabels` (id → name). */
   sensitivityN: { params: { model: string; input: string; methods?: string[]; subsets?: number; seed?: number }; result: unknown };
   /**
    * Manifold alignment (the CLI's `evaluate --metric alignment`): a VAE trained on `dataset` (or
    * loaded from its cache beside it) and each method's ‖P_T a‖/‖a‖, with its `raw` and `projected`
-   * MapPreview maps, and the `tangentStrip` (TangentStrip) of decoded images along the top
-   * tangent directions.
+   * MapPreview maps, the `tangentStrip` (TangentStrip) of decoded images along the top tangent
+   * directions, the input as `image` (ImagePreview) and `methodLabels` (id → name).
    */
   alignment: { params: { model: string; input: string; dataset: string; methods?: string[] }; result: unknown };
   /** Forgets cached models (e.g. after the file changed on disk); all of them without `model`. */

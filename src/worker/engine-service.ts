@@ -7,11 +7,11 @@ import { activeBackend } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { CancelledError, InputError } from '../engine/errors';
 import { dataRandomizationCheck } from '../engine/evaluation/data-randomization';
-import { mapPreview } from '../engine/evaluation/map-preview';
+import { imagePreview, mapPreview, type ImagePreview } from '../engine/evaluation/map-preview';
 import { DEFAULT_SANITY_METHODS, sanityCheck } from '../engine/evaluation/sanity';
 import { prepareMap } from '../engine/evaluation/similarity';
 import { sensitivityN } from '../engine/evaluation/sensitivity-n';
-import { defaultGradcamLayer, explain, predict } from '../engine/explain';
+import { classLabel, defaultGradcamLayer, explain, predict } from '../engine/explain';
 import { loadModel } from '../engine/model/load';
 import type { Model } from '../engine/model/model';
 import { inputToDisplay } from '../engine/data/preprocess';
@@ -78,6 +78,16 @@ function methodOptions(settings: MethodSettings): MethodOptions {
   const options: MethodOptions = {};
   for (const [key, value] of Object.entries(rest)) if (value !== undefined) (options as Record<string, unknown>)[key] = value;
   return options;
+}
+
+/** The input at the size of the results' map previews, for a panel to draw them over. */
+function displayPreview(model: Model, input: tf.Tensor): ImagePreview {
+  return imagePreview(inputToDisplay(input.dataSync() as Float32Array, model.input));
+}
+
+/** Method ids to their names, for the panels. */
+function methodLabels(ids: readonly string[]): Record<string, string> {
+  return Object.fromEntries(ids.map((id) => [id, getMethod(id).label]));
 }
 
 /** JSON as the CLI writes it: non-finite numbers (undefined correlations) become null. */
@@ -263,6 +273,7 @@ export class EngineService {
         input: params.input,
         backend: activeBackend(),
         ...result,
+        ...(params.maps ? { image: displayPreview(model, input) } : {}),
         timings: { totalMs: Math.round(performance.now() - started) },
       });
     } finally {
@@ -286,7 +297,7 @@ export class EngineService {
         signal: ctx.signal,
         onProgress: (done, total) => ctx.onProgress(done, total, 'data randomization'),
       });
-      return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), mode: 'data', ...result });
+      return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), mode: 'data', ...result, image: displayPreview(model, input) });
     } finally {
       input.dispose();
     }
@@ -316,7 +327,7 @@ export class EngineService {
         { model, input, target, attributions, signal: ctx.signal, onProgress: (done, total) => ctx.onProgress(done, total, 'sensitivity-n') },
         { subsets: params.subsets, seed: params.seed },
       );
-      return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), target, methods, result });
+      return asCliJson({ model: model.path, input: params.input, backend: activeBackend(), target, targetLabel: classLabel(model, target), methods, methodLabels: methodLabels(methods), result });
     } finally {
       for (const t of Object.values(attributions)) t.dispose();
       input.dispose();
@@ -372,6 +383,8 @@ export class EngineService {
           d: basis.d,
           randomBaseline,
           methods: entries,
+          methodLabels: methodLabels(methods),
+          image: displayPreview(model, input),
           tangentStrip: strip,
         });
       } finally {

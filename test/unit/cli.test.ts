@@ -196,8 +196,15 @@ describe('attribution-lens CLI', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     const samples = fs.readdirSync(path.join(REPO, 'examples', 'mnist', 'samples')).filter((f) => f.endsWith('.png'));
     assert.equal(summary.rows.length, samples.length * demoRuns().length);
-    const expected = [...methodIds().filter((id) => id !== 'manifold_projected'), 'smoothgrad'];
+    const expected = [...methodIds().filter((id) => id !== 'manifold_projected'), 'saliency+smoothgrad'];
     assert.deepEqual(new Set(summary.rows.map((r: { method: string }) => r.method)), new Set(expected));
     for (const row of summary.rows) assert.ok(fs.existsSync(path.join(dir, row.png)), row.png);
+    // The report: every sample's explanation and trust checks (its page is tested in test/webview/report.test.ts).
+    const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
+    const data = JSON.parse(/<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)?.[1] ?? 'null') as { sections: { kind: string }[] };
+    assert.deepEqual(
+      data.sections.map((sec) => sec.kind),
+      samples.flatMap(() => ['explain', 'sanity', 'sensitivity']),
+    );
   });
 });

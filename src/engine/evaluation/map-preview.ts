@@ -82,3 +82,24 @@ export function mapPreview(map: PreparedMap, maxSide = DEFAULT_MAX_MAP_SIDE): Ma
     absolute: Array.from(absolute.data, round6),
   };
 }
+
+/** 8-bit RGBA pixels as numbers (JSON), row-major. */
+export interface ImagePreview {
+  width: number;
+  height: number;
+  rgba: number[];
+}
+
+/** The input as the model sees it (inputToDisplay's RGBA), pooled like the maps, to draw them over. */
+export function imagePreview(display: { width: number; height: number; data: Uint8Array }, maxSide = DEFAULT_MAX_MAP_SIDE): ImagePreview {
+  const f = poolFactor(display.height, display.width, maxSide);
+  const channels = [0, 1, 2, 3].map((c) => {
+    const data = new Float64Array(display.width * display.height);
+    for (let p = 0; p < data.length; p++) data[p] = display.data[4 * p + c];
+    return averagePool({ height: display.height, width: display.width, data }, f);
+  });
+  const { height, width } = channels[0];
+  const rgba = new Array<number>(height * width * 4);
+  for (let p = 0; p < height * width; p++) for (let c = 0; c < 4; c++) rgba[4 * p + c] = Math.round(channels[c].data[p]);
+  return { width, height, rgba };
+}

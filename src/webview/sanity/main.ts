@@ -1,1 +1,5 @@
-// placeholder until the sanity panel lands
+import { mount } from 'svelte';
+import '../lib/theme.css';
+import App from './App.svelte';
+
+mount(App, { target: document.body, props: { live: true } });
