@@ -8,7 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { encodeBytes, encodeFloat32 } from '../../src/protocol/codecs';
 import type { ExplainView, PanelToHost } from '../../src/protocol/panels';
-import { heatmapPixel, launch, openPanel, post, screenshot, sent, violations } from './harness';
+import * as path from 'node:path';
+import { initBackend } from '../../src/engine/backend';
+import { decodeBytes, decodeFloat32 } from '../../src/protocol/codecs';
+import { isPanelView } from '../../src/protocol/panels';
+import { explainView } from '../../src/protocol/views/explain';
+import { EngineService } from '../../src/worker/engine-service';
+import { heatmapPixel, launch, openPanel, post, ROOT, screenshot, sent, violations } from './harness';
 
 // Published end colours: Moreland (2009) cool–warm and matplotlib's viridis.
 const WARM = [180, 4, 38];
@@ -160,5 +166,49 @@ describe('Explain panel (headless Chromium)', () => {
       await screenshot(page, `explain-synthetic-${theme}`);
       await page.context().close();
     }
+  });
+
+  it('draws a real explanation of the example model: saturated colours at each map\'s extreme, first paint measured', async () => {
+    await initBackend('wasm');
+    const service = new EngineService();
+    const methods = [{ method: 'input_x_gradient' }, { method: 'integrated_gradients' }, { method: 'gradcam' }];
+    const model = path.join(ROOT, 'examples', 'mnist', 'digit_cnn.onnx');
+    const input = path.join(ROOT, 'examples', 'mnist', 'samples', 'digit_7.png');
+    const result = await service.handle('explain', { model, input, methods, output: 'map', topK: 3 }, { signal: new AbortController().signal, onProgress: () => {}, transfer: [] });
+    service.dispose();
+    const view = explainView(result, methods, 'digit_cnn.onnx · digit_7.png');
+    assert.ok(isPanelView(view, 'explain'));
+
+    const { page, log } = await openPanel(browser, 'explain');
+    const t0 = await page.evaluate((m) => {
+      const t = performance.now();
+      window.postMessage(m, '*');
+      return t;
+    }, { type: 'show', view });
+    await page.waitForFunction(() => performance.getEntriesByName('attribution-lens:first-heatmap').length > 0);
+    const painted = await page.evaluate(() => performance.getEntriesByName('attribution-lens:first-heatmap')[0].startTime);
+    console.log(`# explain panel first paint (MNIST, ${methods.length} methods): ${(painted - t0).toFixed(0)} ms after the view was posted, ${painted.toFixed(0)} ms after navigation`);
+
+    assert.equal(await page.locator('table.topk th').first().innerText(), '7');
+    const gray = decodeBytes(view.image.rgba);
+    for (const m of view.methods) {
+      const values = decodeFloat32(m.map!.signed);
+      // The largest |value| is beyond the 2% outlier scale: the end colour at weight 0.75 over the dimmed input.
+      let at = 0;
+      for (let i = 1; i < values.length; i++) if (Math.abs(values[i]) > Math.abs(values[at])) at = i;
+      const expected = blend(gray[4 * at], values[at] > 0 ? WARM : COOL, 0.75);
+      assert.deepEqual(await heatmapPixel(page, CANVAS(m.name), at % 28, Math.floor(at / 28)), expected, m.name);
+      if (m.delta !== undefined) assert.match(await page.locator(`figure[data-method="${m.name}"] figcaption`).innerText(), /δ/);
+    }
+    assert.deepEqual(await violations(page), []);
+    assert.deepEqual(log.errors, []);
+    for (const theme of ['light', 'dark'] as const) {
+      const shot = await openPanel(browser, 'explain', theme);
+      await post(shot.page, { type: 'show', view });
+      await shot.page.waitForSelector(CANVAS('gradcam'));
+      await screenshot(shot.page, `explain-mnist-${theme}`);
+      await shot.page.context().close();
+    }
+    await page.context().close();
   });
 });
