@@ -202,7 +202,7 @@ describe('Explain panel (headless Chromium)', () => {
     }
     assert.deepEqual(await violations(page), []);
     assert.deepEqual(log.errors, []);
-    for (const theme of ['light', 'dark'] as const) {
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
       const shot = await openPanel(browser, 'explain', theme);
       await post(shot.page, { type: 'show', view });
       await shot.page.waitForSelector(CANVAS('gradcam'));

@@ -21,7 +21,7 @@ export async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 }
 
-export type Theme = 'light' | 'dark';
+export type Theme = 'light' | 'dark' | 'high-contrast';
 
 /**
  * Functions handed to the page (evaluate, init scripts) are compiled by tsx, which wraps named
@@ -37,6 +37,18 @@ export interface PageLog {
 }
 
 const THEME_CSS = fs.readFileSync(path.join(ROOT, 'src', 'webview', 'lib', 'report-theme.css'), 'utf8');
+
+/** VS Code's Dark High Contrast colours for the variables the panels use (over the dark theme). */
+const HIGH_CONTRAST_CSS = `:root {
+  --vscode-foreground: #ffffff; --vscode-descriptionForeground: #ffffff; --vscode-editor-background: #000000;
+  --vscode-panel-border: #6fc3df; --vscode-contrastBorder: #6fc3df; --vscode-focusBorder: #f38518;
+  --vscode-button-background: #000000; --vscode-button-foreground: #ffffff; --vscode-button-border: #6fc3df;
+  --vscode-button-secondaryBackground: #000000; --vscode-button-secondaryForeground: #ffffff;
+  --vscode-dropdown-background: #000000; --vscode-dropdown-foreground: #ffffff; --vscode-dropdown-border: #6fc3df;
+  --vscode-input-background: #000000; --vscode-input-foreground: #ffffff;
+  --vscode-badge-background: #000000; --vscode-badge-foreground: #ffffff; --vscode-progressBar-background: #6fc3df;
+  --vscode-textLink-foreground: #21a6ff; --vscode-errorForeground: #f48771;
+}`;
 
 function serve(file: string): { status: number; contentType: string; body: Buffer } {
   const full = path.join(ROOT, 'dist', 'webview', path.basename(file));
@@ -56,7 +68,7 @@ export function watch(page: Page, log: PageLog): void {
 
 /** Opens panel `kind` as VS Code would show it; `state` plays the part of a saved webview state. */
 export async function openPanel(browser: Browser, kind: PanelKind, theme: Theme = 'light', state?: unknown): Promise<{ page: Page; log: PageLog }> {
-  const context = await browser.newContext({ colorScheme: theme, viewport: { width: 1100, height: 900 } });
+  const context = await browser.newContext({ colorScheme: theme === 'light' ? 'light' : 'dark', viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
   const log: PageLog = { errors: [], violations: [], requests: [] };
   watch(page, log);
@@ -80,10 +92,11 @@ export async function openPanel(browser: Browser, kind: PanelKind, theme: Theme 
       document.addEventListener('DOMContentLoaded', () => {
         const sheet = new CSSStyleSheet();
         sheet.replaceSync(css);
+        if (css.includes('--vscode-contrastBorder: #6fc3df')) document.body.classList.add('vscode-high-contrast');
         document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
       });
     },
-    { css: THEME_CSS, saved: state },
+    { css: theme === 'high-contrast' ? `${THEME_CSS}\n${HIGH_CONTRAST_CSS}` : THEME_CSS, saved: state },
   );
   await page.route(`${ORIGIN}/**`, (route) => {
     const url = new URL(route.request().url());
