@@ -7,7 +7,7 @@ import { InputError } from '../engine/errors';
 import type { MethodSettings } from '../protocol/engine';
 import type { PanelView } from '../protocol/panels';
 import { explainView } from '../protocol/views/explain';
-import { encodeImage, manifoldView, type AlignmentResultJson, type RgbaJson } from '../protocol/views/manifold';
+import { manifoldView, type AlignmentResultJson } from '../protocol/views/manifold';
 import { sanityView, type DataRandomizationJson, type SanityJson } from '../protocol/views/sanity';
 import { sensitivityView, type SensitivityJson } from '../protocol/views/sensitivity';
 import { EngineService, type RequestContext } from '../worker/engine-service';
@@ -69,28 +69,24 @@ export async function reportSections(service: EngineService, options: ReportOpti
     const result = await service.handle('explain', { model, input, methods: runs, output: 'map', topK: 5 }, context(`explain ${name}`));
     sections.push(explainView(result, runs, `${path.basename(model)} · ${name}`));
     if (options.sanity !== false || options.compareModel) {
-      const sanity = (await service.handle('sanity', { model, input, maps: true }, context(`sanity ${name}`))) as SanityJson & { image?: RgbaJson };
+      const sanity = (await service.handle('sanity', { model, input, maps: true }, context(`sanity ${name}`))) as SanityJson;
       const data = options.compareModel
         ? ((await service.handle('dataRandomization', { model, input, compareModel: options.compareModel }, context(`data randomization ${name}`))) as DataRandomizationJson)
         : undefined;
       sections.push(
         sanityView(sanity, {
           title: title('Sanity'),
-          ...(sanity.image ? { image: encodeImage(sanity.image) } : {}),
           ...(data ? { data, compareModel: options.compareModel } : {}),
         }),
       );
     }
     if (options.sensitivity !== false) {
-      const json = (await service.handle('sensitivityN', { model, input }, context(`sensitivity-n ${name}`))) as SensitivityJson & { methodLabels?: Record<string, string> };
-      sections.push(sensitivityView(json, { title: title('Sensitivity-n'), methodLabels: json.methodLabels }));
+      const json = (await service.handle('sensitivityN', { model, input }, context(`sensitivity-n ${name}`))) as SensitivityJson;
+      sections.push(sensitivityView(json, { title: title('Sensitivity-n') }));
     }
     if (options.dataset) {
-      const json = (await service.handle('alignment', { model, input, dataset: options.dataset }, context(`manifold alignment ${name}`))) as AlignmentResultJson & {
-        methodLabels?: Record<string, string>;
-        image?: RgbaJson;
-      };
-      sections.push(manifoldView(json, { title: title('Manifold'), labels: json.methodLabels, image: json.image }));
+      const json = (await service.handle('alignment', { model, input, dataset: options.dataset }, context(`manifold alignment ${name}`))) as AlignmentResultJson;
+      sections.push(manifoldView(json, { title: title('Manifold') }));
     }
   }
   return sections;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeFloat32 } from '../../src/protocol/codecs';
 import { isPanelView } from '../../src/protocol/panels';
-import { dataRandomizationView, encodePreview, sanityView, type DataRandomizationJson, type SanityJson } from '../../src/protocol/views/sanity';
+import { encodePreview } from '../../src/protocol/views/previews';
+import { dataRandomizationView, sanityView, type DataRandomizationJson, type SanityJson } from '../../src/protocol/views/sanity';
 import { sensitivityView, type SensitivityJson } from '../../src/protocol/views/sensitivity';
 
 const sim = (a: number | null, s: number | null, ssim: number | null, hog: number | null) => ({ spearmanAbs: a, spearmanSigned: s, ssim, hog });
@@ -197,7 +198,7 @@ describe('sanityView', () => {
     const short = sanityJson();
     short.methods[1].similarities.pop();
     assert.throws(() => sanityView(short), /guided_backprop has 1 similarities for 2 steps/);
-    assert.throws(() => encodePreview({ height: 2, width: 2, signed: [1, 2, 3], absolute: [1, 2, 3, 4] }), /2×2 map with 3 signed values/);
+    assert.throws(() => encodePreview({ height: 2, width: 2, signed: [1, 2, 3], absolute: [1, 2, 3, 4] }), /map: 3 values for 2×2/);
   });
 });
 

@@ -17,7 +17,7 @@ import type { ExplainRunner } from '../panels/explain-runner';
 import type { PanelRuns } from '../panels/panel-runs';
 import { sanityView, type DataRandomizationJson, type SanityJson } from '../../protocol/views/sanity';
 import { sensitivityView, type SensitivityJson } from '../../protocol/views/sensitivity';
-import { encodeImage, manifoldView, type AlignmentResultJson, type RgbaJson } from '../../protocol/views/manifold';
+import { manifoldView, type AlignmentResultJson } from '../../protocol/views/manifold';
 import { installNativeBackend, NATIVE_PACKAGES, type NativeBackend } from '../engine/native-backend';
 import { methodSettings, type Settings } from '../settings';
 
@@ -121,8 +121,7 @@ export class Commands {
     const view = await this.d.runs.show('sanity', vscode.l10n.t('Sanity checks of {0}', path.basename(m)), vscode.l10n.t('Randomizing layers…'), async (options) => {
       const result = await this.d.host.request('sanity', { model: m, input, maps: true, ...(methods.length ? { methods } : {}) }, options);
       summary = summarizeSanity(result);
-      const json = result as SanityJson & { image?: RgbaJson };
-      return sanityView(json, { title: vscode.l10n.t('Sanity · {0} · {1}', path.basename(m), path.basename(input)), ...(json.image ? { image: encodeImage(json.image) } : {}) });
+      return sanityView(result as SanityJson, { title: vscode.l10n.t('Sanity · {0} · {1}', path.basename(m), path.basename(input)) });
     });
     if (view && summary) {
       const msg = vscode.l10n.t('{0}: {1}/{2} sanity checks pass', path.basename(m), summary.passed, summary.total);
@@ -153,10 +152,9 @@ export class Commands {
     const methods = this.d.settings().sanityMethods;
     const m2 = methods.length ? { methods } : {};
     await this.d.runs.show('sanity', vscode.l10n.t('Data randomization of {0}', path.basename(m)), vscode.l10n.t('Comparing with {0}…', path.basename(compareModel)), async (options) => {
-      const sanity = (await this.d.host.request('sanity', { model: m, input, maps: true, ...m2 }, options)) as SanityJson & { image?: RgbaJson };
+      const sanity = (await this.d.host.request('sanity', { model: m, input, maps: true, ...m2 }, options)) as SanityJson;
       const data = await this.d.host.request('dataRandomization', { model: m, input, compareModel, ...m2 }, options);
       return sanityView(sanity, {
-        ...(sanity.image ? { image: encodeImage(sanity.image) } : {}),
         data: data as DataRandomizationJson,
         compareModel,
         title: vscode.l10n.t('Sanity · {0} · {1}', path.basename(m), path.basename(input)),
@@ -189,8 +187,8 @@ export class Commands {
     });
     if (!dataset) return;
     await this.d.runs.show('manifold', vscode.l10n.t('Manifold alignment of {0}', path.basename(m)), vscode.l10n.t('Training or loading the VAE…'), async (options) => {
-      const json = (await this.d.host.request('alignment', { model: m, input, dataset }, options)) as AlignmentResultJson & { methodLabels?: Record<string, string>; image?: RgbaJson };
-      return manifoldView(json, { title: vscode.l10n.t('Manifold · {0} · {1}', path.basename(m), path.basename(input)), labels: json.methodLabels, image: json.image });
+      const json = (await this.d.host.request('alignment', { model: m, input, dataset }, options)) as AlignmentResultJson;
+      return manifoldView(json, { title: vscode.l10n.t('Manifold · {0} · {1}', path.basename(m), path.basename(input)) });
     });
   }
 
@@ -201,8 +199,8 @@ export class Commands {
     const input = await this.inputOf(isSampleTarget(target) ? target : undefined, m);
     if (!input) return;
     await this.d.runs.show('sensitivity', vscode.l10n.t('Sensitivity-n of {0}', path.basename(m)), vscode.l10n.t('Removing pixel subsets…'), async (options) => {
-      const json = (await this.d.host.request('sensitivityN', { model: m, input }, options)) as SensitivityJson & { methodLabels?: Record<string, string> };
-      return sensitivityView(json, { title: vscode.l10n.t('Sensitivity-n · {0} · {1}', path.basename(m), path.basename(input)), methodLabels: json.methodLabels });
+      const json = (await this.d.host.request('sensitivityN', { model: m, input }, options)) as SensitivityJson;
+      return sensitivityView(json, { title: vscode.l10n.t('Sensitivity-n · {0} · {1}', path.basename(m), path.basename(input)) });
     });
   }
 

@@ -3,26 +3,14 @@
  * the JSON the CLI writes for `evaluate --metric alignment`): plain arithmetic and base64, no
  * tensors, so the extension host, the CLI's report and the tests all build it the same way.
  */
-import { encodeBytes, encodeFloat32 } from '../codecs';
-import type { EncodedImage, EncodedMap, ManifoldView } from '../panels';
-
-/** A 2-D map as the engine puts it in JSON (MapPreview); null stands for a non-finite value. */
-export interface AlignmentMapJson {
-  height: number;
-  width: number;
-  signed: (number | null)[];
-  absolute: (number | null)[];
-}
-
-/** 8-bit RGBA pixels as plain numbers (the engine's StripImage). */
-export interface RgbaJson {
-  width: number;
-  height: number;
-  rgba: ArrayLike<number>;
-}
+import type { ManifoldView } from '../panels';
+import { baseName, encodeImage, encodePreview, type MapPreviewJson, type RgbaJson } from './previews';
 
 /** The engine's alignment result, as JSON (what `asCliJson` leaves of it). */
 export interface AlignmentResultJson {
+  /** Method names by id and the input at the maps' size (the worker adds them). */
+  methodLabels?: Record<string, string>;
+  image?: RgbaJson;
   model: string;
   input: string;
   backend?: string;
@@ -36,8 +24,8 @@ export interface AlignmentResultJson {
     method: string;
     alignment: number;
     overRandom: number;
-    raw?: AlignmentMapJson;
-    projected?: AlignmentMapJson;
+    raw?: MapPreviewJson;
+    projected?: MapPreviewJson;
   }[];
   tangentStrip?: {
     /** Latent offsets of each direction's images, in prior standard deviations. */
@@ -57,27 +45,6 @@ export interface ManifoldViewOptions {
   title?: string;
 }
 
-function checkedDims(what: string, width: number, height: number, length: number, per: number): void {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new Error(`${what}: bad size ${width}×${height}`);
-  if (length !== width * height * per) throw new Error(`${what}: ${length} values for ${width}×${height}${per > 1 ? `×${per}` : ''}`);
-}
-
-/** Non-finite values (null in JSON) are drawn as no attribution. */
-const finite = (values: readonly (number | null)[]): number[] => values.map((v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0));
-
-export function encodeMap(map: AlignmentMapJson, what = 'map'): EncodedMap {
-  checkedDims(what, map.width, map.height, map.signed.length, 1);
-  checkedDims(`${what} (absolute)`, map.width, map.height, map.absolute.length, 1);
-  return { height: map.height, width: map.width, signed: encodeFloat32(finite(map.signed)), absolute: encodeFloat32(finite(map.absolute)) };
-}
-
-export function encodeImage(image: RgbaJson, what = 'image'): EncodedImage {
-  checkedDims(what, image.width, image.height, image.rgba.length, 4);
-  return { width: image.width, height: image.height, rgba: encodeBytes(Uint8Array.from(image.rgba)) };
-}
-
-const basename = (file: string): string => file.split(/[\\/]/).pop() || file;
-
 /**
  * The view of one alignment result. Methods keep the result's order; maps and images are encoded
  * as base64 (codecs.ts). Throws on maps or images whose data does not match their size.
@@ -86,22 +53,22 @@ export function manifoldView(result: AlignmentResultJson, options: ManifoldViewO
   const strip = result.tangentStrip;
   const view: ManifoldView = {
     kind: 'manifold',
-    title: options.title ?? `Manifold alignment · ${basename(result.input)}`,
+    title: options.title ?? `Manifold alignment · ${baseName(result.input)}`,
     model: result.model,
     input: result.input,
     ...(result.backend ? { backend: result.backend } : {}),
     dataset: result.dataset,
-    ...(options.image ? { image: encodeImage(options.image, 'input image') } : {}),
+    ...((options.image ?? result.image) ? { image: encodeImage((options.image ?? result.image)!, 'input image') } : {}),
     randomBaseline: result.randomBaseline,
     k: result.k,
     d: result.d,
     methods: result.methods.map((m) => ({
       method: m.method,
-      label: options.labels?.[m.method] ?? m.method,
+      label: options.labels?.[m.method] ?? result.methodLabels?.[m.method] ?? m.method,
       alignment: m.alignment,
       overRandom: m.overRandom,
-      ...(m.raw ? { raw: encodeMap(m.raw, `${m.method} raw map`) } : {}),
-      ...(m.projected ? { projected: encodeMap(m.projected, `${m.method} projected map`) } : {}),
+      ...(m.raw ? { raw: encodePreview(m.raw, `${m.method} raw map`) } : {}),
+      ...(m.projected ? { projected: encodePreview(m.projected, `${m.method} projected map`) } : {}),
     })),
     tangents: (strip?.directions ?? []).map((dir, i) => ({
       singularValue: dir.singularValue,

@@ -6,16 +6,8 @@
  * JSON in, JSON out — no TensorFlow.js: it is bundled into the extension and the CLI. Numbers that
  * are not finite (or already null, as the CLI writes NaN) become null; maps are base64 float32.
  */
-import { encodeFloat32 } from '../codecs';
-import type { DataRandomizationMethodView, EncodedImage, EncodedMap, SanityMethodView, SanityView, SimilarityView } from '../panels';
-
-/** A 2-D map as the engine's JSON carries it (MapPreview), row-major. */
-export interface MapPreviewJson {
-  height: number;
-  width: number;
-  signed: (number | null)[];
-  absolute: (number | null)[];
-}
+import type { DataRandomizationMethodView, EncodedImage, SanityMethodView, SanityView, SimilarityView } from '../panels';
+import { baseName, encodeImage, encodePreview, finiteOrNull, type MapPreviewJson, type RgbaJson } from './previews';
 
 /** The four similarities of similarity.ts; null (NaN) where undefined. */
 export interface SimilarityJson {
@@ -27,6 +19,8 @@ export interface SimilarityJson {
 
 /** The model-parameter randomization test's JSON (what `attribution-lens sanity` writes). */
 export interface SanityJson {
+  /** The input at the maps' size (the worker adds it with maps). */
+  image?: RgbaJson;
   model: string;
   input: string;
   backend?: string | null;
@@ -83,29 +77,8 @@ export interface SanityViewOptions {
 /** The sanity checks' default verdict threshold (engine/evaluation/sanity.ts), when the JSON lacks one. */
 const DEFAULT_THRESHOLD = 0.5;
 
-/** A finite number, or null. */
-export function finiteOrNull(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-/** The file name of a path (either separator). */
-export function baseName(file: string): string {
-  return file.split(/[\\/]/).filter(Boolean).pop() ?? file;
-}
-
 function fail(what: string): never {
   throw new Error(`not a sanity-check result: ${what}`);
-}
-
-/** A MapPreview as the panels' EncodedMap; undefined values (null, NaN) are drawn as 0. */
-export function encodePreview(preview: MapPreviewJson): EncodedMap {
-  const { height, width } = preview;
-  if (!Number.isInteger(height) || !Number.isInteger(width) || height <= 0 || width <= 0) fail(`a map of ${height}×${width}`);
-  const encode = (values: (number | null)[], name: string): string => {
-    if (!Array.isArray(values) || values.length !== height * width) fail(`a ${height}×${width} map with ${values?.length} ${name} values`);
-    return encodeFloat32(values.map((v) => finiteOrNull(v) ?? 0));
-  };
-  return { height, width, signed: encode(preview.signed, 'signed'), absolute: encode(preview.absolute, 'absolute') };
 }
 
 function similarity(s: SimilarityJson): SimilarityView {
@@ -176,7 +149,7 @@ export function sanityView(result: SanityJson, options: SanityViewOptions = {}):
     ...(typeof result.backend === 'string' ? { backend: result.backend } : {}),
     mode,
     targetLabel: typeof result.targetLabel === 'string' ? result.targetLabel : `class ${result.target}`,
-    ...(options.image ? { image: options.image } : {}),
+    ...(options.image ? { image: options.image } : result.image ? { image: encodeImage(result.image, 'input image') } : {}),
     steps,
     threshold: finiteOrNull(result.threshold) ?? finiteOrNull(result.methods[0]?.verdict?.threshold) ?? DEFAULT_THRESHOLD,
     methods,

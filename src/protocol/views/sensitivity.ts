@@ -6,9 +6,11 @@
  * TensorFlow.js. Correlations that are undefined (NaN, null in the JSON) stay null.
  */
 import type { SensitivityView } from '../panels';
-import { baseName, finiteOrNull } from './sanity';
+import { baseName, finiteOrNull } from './previews';
 
 export interface SensitivityJson {
+  /** Method names by id (the worker adds them). */
+  methodLabels?: Record<string, string>;
   model: string;
   input: string;
   backend?: string | null;
@@ -48,7 +50,7 @@ export function sensitivityView(json: SensitivityJson, options: SensitivityViewO
   const curves = ids.map((id) => {
     const values = result.curves[id];
     if (!Array.isArray(values) || values.length !== ns.length) fail(`${id} has ${values?.length} values for ${ns.length} subset sizes`);
-    return { method: id, label: options.methodLabels?.[id] ?? id, values: values.map(finiteOrNull) };
+    return { method: id, label: options.methodLabels?.[id] ?? json.methodLabels?.[id] ?? id, values: values.map(finiteOrNull) };
   });
   return {
     kind: 'sensitivity',
