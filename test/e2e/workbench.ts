@@ -1,14 +1,20 @@
 /**
- * A real VS Code for the end-to-end tests: code-server (VS Code 1.100 — workbench, extension host,
- * webviews) from the npm registry, started on 127.0.0.1 with the packaged .vsix installed offline
- * and a workspace holding the example model, driven by playwright-core on Debian's Chromium.
+ * A real VS Code for the end-to-end tests, with the packaged .vsix installed offline and a
+ * workspace holding the example model, driven by playwright-core:
+ * - by default code-server (VS Code 1.100 — workbench, extension host, webviews) from the npm
+ *   registry, started on 127.0.0.1 and shown in Debian's Chromium: it runs where nothing can be
+ *   downloaded but npm packages (this project's CI);
+ * - with LENS_E2E_VSCODE=electron, desktop VS Code downloaded by @vscode/test-electron (the
+ *   standard way, where VS Code's download site is reachable; LENS_E2E_VSCODE_VERSION picks the
+ *   version, default stable), launched through Playwright's Electron support.
+ * The scenarios are the same in both.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { _electron, chromium, type Browser, type ElectronApplication, type Frame, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 const E2E = __dirname;
@@ -16,6 +22,9 @@ const CODE_SERVER = path.join(E2E, 'node_modules', '.bin', 'code-server');
 export const VSIX = path.join(ROOT, 'attribution-lens.vsix');
 export const SHOTS = path.join(ROOT, 'test-output', 'e2e');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ELECTRON = process.env.LENS_E2E_VSCODE === 'electron';
+/** Which VS Code the tests drive. */
+export const VSCODE_KIND = ELECTRON ? 'desktop VS Code via @vscode/test-electron' : 'code-server';
 
 /** No marketplace: nothing may come from the network. */
 const OFFLINE_ENV = { EXTENSIONS_GALLERY: '{"serviceUrl":""}' };
@@ -56,7 +65,7 @@ async function waitForHttp(url: string, ms: number, child: ChildProcess): Promis
 
 /** Installs code-server (once) and packages the extension; the .vsix is what users install. */
 export function prepare(): void {
-  if (!fs.existsSync(CODE_SERVER)) execFileSync('bash', [path.join(E2E, 'install-code-server.sh')], { stdio: 'inherit' });
+  if (!ELECTRON && !fs.existsSync(CODE_SERVER)) execFileSync('bash', [path.join(E2E, 'install-code-server.sh')], { stdio: 'inherit' });
   execFileSync('npm', ['run', 'package', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   if (!fs.existsSync(VSIX)) throw new Error(`npm run package did not write ${VSIX}`);
 }
@@ -107,6 +116,7 @@ export async function startWorkbench(settings: Record<string, unknown>): Promise
     }),
   );
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
+  if (ELECTRON) return startElectron(root, workspace, common, env);
   execFileSync(CODE_SERVER, [...common, '--install-extension', VSIX], { env, stdio: 'pipe' });
 
   const port = await freePort();
@@ -142,6 +152,32 @@ export async function startWorkbench(settings: Record<string, unknown>): Promise
     const tail = log().split('\n').slice(-30).join('\n');
     await stop();
     throw new Error(`${(err as Error).message}\ncode-server log:\n${tail}`);
+  }
+}
+
+async function startElectron(root: string, workspace: string, common: string[], env: NodeJS.ProcessEnv): Promise<Workbench> {
+  const { downloadAndUnzipVSCode, resolveCliArgsFromVSCodeExecutablePath } = await import('@vscode/test-electron');
+  const executable = await downloadAndUnzipVSCode(process.env.LENS_E2E_VSCODE_VERSION ?? 'stable');
+  const [cli, ...cliArgs] = resolveCliArgsFromVSCodeExecutablePath(executable);
+  execFileSync(cli, [...cliArgs, ...common, '--install-extension', VSIX], { env, stdio: 'pipe' });
+  let app: ElectronApplication | undefined;
+  const stop = async (): Promise<void> => {
+    await app?.close().catch(() => undefined);
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    app = await _electron.launch({
+      executablePath: executable,
+      args: [...common, '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes', '--disable-telemetry', '--disable-gpu', '--no-sandbox', workspace],
+      env: env as Record<string, string>,
+    });
+    const page = await app.firstWindow();
+    await page.setViewportSize({ width: 1400, height: 900 }).catch(() => undefined);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
+    return { page, workspace, log: () => '', stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }
 
