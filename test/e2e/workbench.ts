@@ -184,8 +184,11 @@ async function startElectron(root: string, workspace: string, common: string[], 
 /** Runs a palette command by its title (category "Attribution Lens"). */
 export async function runCommand(page: Page, title: string): Promise<void> {
   await openPalette(page, `Attribution Lens: ${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
+  // The row with exactly this title: Enter would run whichever row the fuzzy filter ranks first.
+  const exact = new RegExp(`^\\s*Attribution Lens: ${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) });
+  await row.first().click();
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' }).catch(() => undefined);
 }
 
 export async function openPalette(page: Page, text: string): Promise<void> {
@@ -198,21 +201,25 @@ export async function openPalette(page: Page, text: string): Promise<void> {
 
 /** Picks the quick pick's row with `label` (e.g. the sample to explain). */
 export async function pick(page: Page, label: string): Promise<void> {
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+  const row = page.locator('.quick-input-widget:visible .quick-input-list .monaco-list-row', { hasText: label }).first();
   await row.waitFor();
   await row.click();
 }
 
 /**
- * The frame of the webview panel whose page matches `selector` (a webview's content sits in an
- * iframe inside an iframe).
+ * The frame of the webview panel whose page has `selector` (with `text`, if given) — a webview's
+ * content sits in an iframe inside an iframe.
  */
-export async function webviewFrame(page: Page, selector: string, ms = 60000): Promise<Frame> {
+export async function webviewFrame(page: Page, selector: string, text?: string, ms = 60000): Promise<Frame> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     for (const frame of page.frames()) {
       if (frame.name() !== 'active-frame' && !frame.url().includes('fake.html')) continue;
-      if (await frame.$(selector).catch(() => null)) return frame;
+      const found = await frame
+        .locator(selector, text === undefined ? {} : { hasText: text })
+        .count()
+        .catch(() => 0);
+      if (found > 0) return frame;
     }
     await page.waitForTimeout(200);
   }
