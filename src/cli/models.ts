@@ -3,13 +3,14 @@ import { parseArgs } from 'node:util';
 import { readSidecar } from '../engine/data/sidecar';
 import { InputError } from '../engine/errors';
 import { findModelFiles } from '../engine/model/discover';
-import { inspectOnnx, type OnnxSummary } from '../engine/model/onnx/inspect';
+import { inspectModel, type ModelSummary } from '../engine/model/inspect';
 import * as fs from 'node:fs/promises';
 
 export const MODELS_HELP = `Usage: attribution-lens models [DIR] [--json]
 
-Lists the model files under DIR (default: the current directory): their inputs, outputs,
-opset, sidecar settings and any operators the engine does not support.
+Lists the model files under DIR (default: the current directory) — ONNX (.onnx), Keras
+(.keras, .h5) and TF.js (model.json) — with their inputs, outputs, size, sidecar settings and any
+operators or layers the engine does not support.
 
   --json       machine-readable output
   -h, --help   this help
@@ -17,7 +18,7 @@ opset, sidecar settings and any operators the engine does not support.
 
 interface Listing {
   file: string;
-  summary?: OnnxSummary;
+  summary?: ModelSummary;
   sidecar?: { size?: [number, number]; channels?: number; labels?: number; samples?: string };
   error?: string;
 }
@@ -27,7 +28,7 @@ const shape = (s: (number | string)[]) => `[${s.join(',')}]`;
 async function describe(file: string): Promise<Listing> {
   const listing: Listing = { file };
   try {
-    listing.summary = await inspectOnnx(file);
+    listing.summary = await inspectModel(file);
     const sidecar = await readSidecar(file);
     if (sidecar) {
       listing.sidecar = { size: sidecar.input?.size, channels: sidecar.input?.channels, labels: sidecar.labels?.length, samples: sidecar.samples };
@@ -45,13 +46,16 @@ function format(l: Listing, root: string): string {
   const s = l.summary!;
   for (const i of s.inputs) lines.push(`  input    ${i.name} ${shape(i.shape)}`);
   for (const o of s.outputs) lines.push(`  output   ${o.name} ${shape(o.shape)}`);
-  lines.push(`  opset ${s.opset ?? '?'} · ${s.nodes} nodes · ${s.parameters.toLocaleString('en-US')} parameters${s.producer ? ` · ${s.producer}` : ''}`);
+  const size = `${s.parameters.toLocaleString('en-US')} parameters${s.producer ? ` · ${s.producer}` : ''}`;
+  if (s.format === 'onnx') lines.push(`  opset ${s.opset ?? '?'} · ${s.nodes} nodes · ${size}`);
+  else lines.push(`  ${s.format} · ${s.nodes} ${s.format === 'tfjs-graph' ? 'ops' : 'layers'} · ${size}`);
   if (l.sidecar) {
     const c = l.sidecar;
     const parts = [c.size && `${c.size[0]}×${c.size[1]}`, c.channels && `${c.channels} channel${c.channels > 1 ? 's' : ''}`, c.labels && `${c.labels} labels`, c.samples && `samples in ${path.relative(root, c.samples)}`];
     lines.push(`  sidecar  ${parts.filter(Boolean).join(', ')}`);
   }
-  lines.push(`  unsupported operators: ${s.unsupported.length ? s.unsupported.join(', ') : 'none'}`);
+  const what = s.format === 'keras' || s.format === 'tfjs-layers' ? 'layers' : 'operators';
+  lines.push(`  unsupported ${what}: ${s.unsupported.length ? s.unsupported.join(', ') : 'none'}`);
   return lines.join('\n');
 }
 

@@ -38,11 +38,12 @@ export function predict(model: Model, input: tf.Tensor, k = 5): Prediction[] {
 
 /**
  * Grad-CAM's usual choice, the last conv block: the last layer with a spatial [C, h, w] output,
- * before any pooling that follows it (the finer map of the two).
+ * before any pooling that follows it (the finer map of the two): ONNX MaxPool, Keras
+ * MaxPooling2D, TF AvgPool… are all poolings.
  */
 export function defaultGradcamLayer(model: Model): string | undefined {
   const spatial = model.layers.filter(
-    (l) => l.outputShape?.length === 3 && l.outputShape[1] > 1 && l.outputShape[2] > 1 && !l.opType.endsWith('Pool'),
+    (l) => l.outputShape?.length === 3 && l.outputShape[1] > 1 && l.outputShape[2] > 1 && !/pool/i.test(l.opType),
   );
   return spatial.at(-1)?.name;
 }

@@ -139,7 +139,8 @@ export class DeepLiftRule implements ActivationRule {
   }
 
   maxPool(site: RuleSite, x: tf.Tensor4D, window: PoolWindow): tf.Tensor4D {
-    const reference = tf.transpose(this.ref(site), [0, 2, 3, 1]) as tf.Tensor4D;
+    const traced = this.ref(site);
+    const reference = (site.channelsLast ? traced : tf.transpose(traced, [0, 2, 3, 1])) as tf.Tensor4D;
     return maxPoolRescale(x, reference, window, DEEPLIFT_EPS);
   }
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { MODEL_EXTENSIONS } from './load';
+import { isModelFileName } from './formats';
 
 const SKIPPED_DIRS = new Set(['node_modules', '.git', 'dist', 'out', '.venv', 'venv', '__pycache__']);
 
@@ -13,7 +13,7 @@ export async function findModelFiles(dir: string): Promise<string[]> {
       const full = path.join(d, e.name);
       if (e.isDirectory()) {
         if (!SKIPPED_DIRS.has(e.name) && !e.name.startsWith('.')) await walk(full);
-      } else if ((MODEL_EXTENSIONS as readonly string[]).includes(path.extname(e.name).toLowerCase())) {
+      } else if (isModelFileName(e.name)) {
         found.push(full);
       }
     }

@@ -29,7 +29,7 @@ export interface LayerInfo {
   output: string;
   /** Names of the layer's parameters (initializers). */
   params: string[];
-  /** Shape of the layer's output without the batch dimension, when known. */
+  /** Shape of the layer's output without the batch dimension, when known; channels first ([C, h, w]) for spatial layers of any format, as `split` gives them. */
   outputShape?: number[];
 }
 
@@ -47,6 +47,8 @@ export interface LayerSplit {
 export interface RuleSite {
   node: string;
   opType: string;
+  /** The node's traced 4-D inputs are channels-last (Keras, TF.js); ONNX sites are channels-first. */
+  channelsLast?: boolean;
 }
 
 /** Window geometry of a max pooling, in the NHWC layout the kernels use. */
@@ -88,7 +90,7 @@ export interface ActivationTrace {
 export interface Model {
   /** File the model was loaded from. */
   readonly path: string;
-  readonly format: 'onnx';
+  readonly format: 'onnx' | 'keras' | 'tfjs-layers' | 'tfjs-graph';
   readonly input: InputSpec;
   readonly numClasses: number;
   readonly labels: readonly string[] | undefined;
@@ -114,7 +116,7 @@ export interface Model {
    * The copy is independent: dispose it separately.
    */
   withRandomized(layers: readonly string[], seed: number): Model;
-  /** Runs x up to `layer` (a layer name or output name) and returns the split at it. */
+  /** Runs x up to `layer` (a layer name or output name) and returns the split at it; a 4-D activation is channels first ([N, C, h, w]) whatever the model's layout. */
   split(x: tf.Tensor, layer: string): LayerSplit;
   dispose(): void;
 }

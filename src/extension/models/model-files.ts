@@ -4,13 +4,14 @@
  */
 import * as path from 'node:path';
 
-/** Model formats the engine loads today (TF.js and Keras join when their loaders land). */
-export const MODEL_GLOB = '**/*.onnx';
+/** Model files the engine loads: ONNX, Keras (.keras, legacy .h5/.hdf5) and TF.js (model.json). */
+export const MODEL_GLOB = '**/{*.onnx,*.keras,*.h5,*.hdf5,model.json,*.model.json}';
 export const EXCLUDE_GLOB = '**/{node_modules,.git,.venv,venv,__pycache__}/**';
 export const SAMPLE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.npy'] as const;
 
 export function isModelFile(file: string): boolean {
-  return path.extname(file).toLowerCase() === '.onnx';
+  const base = path.basename(file).toLowerCase();
+  return ['.onnx', '.keras', '.h5', '.hdf5'].includes(path.extname(base)) || base === 'model.json' || base.endsWith('.model.json');
 }
 
 export function isSampleFile(file: string): boolean {

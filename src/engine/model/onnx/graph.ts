@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { InputError } from '../../errors';
+import type { GraphInput } from '../input-spec';
 import { Attributes } from './attributes';
 import type { ActivationRule } from '../model';
 import { axis, nodeError, type NodeInfo, type Prepared, type RunContext } from './op';
@@ -20,11 +21,7 @@ export interface UnsupportedNode {
   opset: number;
 }
 
-export interface GraphInput {
-  name: string;
-  /** Dimension sizes, or the symbolic name of a dynamic dimension. */
-  dims: (number | string)[];
-}
+export type { GraphInput };
 
 /** Producers whose output gates another tensor: sigmoid-like gates and attention weights. */
 const GATE_TYPES = new Set(['Sigmoid', 'HardSigmoid', 'Softmax']);

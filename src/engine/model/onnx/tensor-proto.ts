@@ -33,7 +33,7 @@ function saturate(v: number): number {
   return Math.max(-2147483648, Math.min(2147483647, v));
 }
 
-function float16ToFloat32(bits: number): number {
+export function float16ToFloat32(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exp = (bits >> 10) & 0x1f;
   const frac = bits & 0x3ff;
