@@ -91,7 +91,7 @@ export class Commands {
       workspaceRoots(),
     );
     if (entries.length === 0) {
-      void vscode.window.showInformationMessage(vscode.l10n.t('No model files (.onnx) found in this workspace.'));
+      void vscode.window.showInformationMessage(vscode.l10n.t('No model files (.onnx, .keras, .h5, model.json) found in this workspace.'));
       return undefined;
     }
     const active = this.d.state.activeModel;
@@ -219,7 +219,7 @@ export class Commands {
     requireTrust();
     const model = await findLatestModel();
     if (!model) {
-      void vscode.window.showInformationMessage(vscode.l10n.t('No model files (.onnx) found in this workspace.'));
+      void vscode.window.showInformationMessage(vscode.l10n.t('No model files (.onnx, .keras, .h5, model.json) found in this workspace.'));
       return;
     }
     if (what === 'explain') await this.explainImage(undefined, undefined, model);
