@@ -31,6 +31,8 @@ import { alignment } from '../engine/manifold/alignment';
 import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
 import { ALIGNMENT_METHODS } from '../engine/evaluation/alignment-methods';
 import { SENSITIVITY_N_METHODS } from '../engine/evaluation/sensitivity-n';
+import { DATASET_FLAG_DECLARATIONS, DATASET_HELP, datasetFlags, isDatasetInput, openDataset, runLines, selectInputs, type DatasetFlags } from './dataset-runs';
+import type { InputRecord, RunInfo } from './merge';
 
 /** A parseArgs option declaration. */
 type Flag = { type: 'string' } | { type: 'boolean' };
@@ -49,6 +51,13 @@ export interface MetricContext {
   /** Every flag as parsed (strings unconverted). */
   values: FlagValues;
   signal: AbortSignal;
+  /** No progress on stderr (a dataset run reports progress per input instead). */
+  quiet?: boolean;
+}
+
+/** A progress reporter, or one that says nothing. */
+function reporter(label: string, quiet: boolean | undefined): ReturnType<typeof progressReporter> {
+  return quiet ? { update: () => undefined, finish: () => undefined } : progressReporter(label);
 }
 
 /**
@@ -173,7 +182,7 @@ const sensitivityNMetric: EvaluationMetric = {
     const { values } = ctx;
     const attributions: Record<string, tf.Tensor> = {};
     for (const id of ctx.methods) attributions[id] = ctx.results.get(id)!.attribution;
-    const progress = progressReporter('sensitivity-n');
+    const progress = reporter('sensitivity-n', ctx.quiet);
     const result: SensitivityNResult = await sensitivityN(
       { model: ctx.model, input: ctx.input, target: ctx.target, attributions, onProgress: progress.update, signal: ctx.signal },
       sensitivityOptions(values, ctx.baseline),
@@ -291,7 +300,8 @@ ${Object.entries(METRICS)
 Prints a table; --out writes the full result as JSON.
 
   --model FILE         ONNX model (preprocessing from FILE.lens.json if present)
-  --input FILE         PNG/JPEG image (preprocessed) or .npy array (fed as it is)
+  --input FILE         PNG/JPEG image (preprocessed) or .npy array (fed as it is); or a
+                       dataset: an IDX images file or a folder (see Datasets below)
   --metric M           ${Object.keys(METRICS).join(', ')}
   --methods a,b,c      methods to evaluate, any of
 ${wrap(methodIds().join(', '), 23)}
@@ -300,7 +310,7 @@ ${wrap(pathMethodIds().join(', '), 25)}
                        default for sensitivity-n:
 ${wrap(SENSITIVITY_N_METHODS.join(', '), 25)}
   --target K           class to explain (default: the predicted class)
-  --out FILE.json      write the result as JSON
+  --out FILE.json      write the result as JSON (a dataset: FILE.jsonl, one line per input)
   --steps N            integrated_gradients, boundary_ig: steps (default 50)
   --rule R             integrated_gradients, boundary_ig: ${QUADRATURE_RULES.join(', ')}
   --target-delta T     integrated_gradients: adaptive steps, doubled until
@@ -318,7 +328,8 @@ ${Object.values(METRICS)
   .join('')}  --batch-size N       largest batch per model pass (default: sized from memory)
   --backend B          auto, ${BACKENDS.join(', ')} (default auto: fastest present)
   -h, --help           this help
-`;
+
+${DATASET_HELP}`;
 
 /** --baseline FILE.npy as a tensor [1, ...input shape]; other values as they are. */
 async function baselineOption(value: string | undefined, model: Model): Promise<string | tf.Tensor | undefined> {
@@ -379,7 +390,7 @@ const METHOD_FLAGS: Record<string, keyof MethodOptions> = {
 export async function runEvaluate(argv: string[], signal: AbortSignal): Promise<void> {
   const metricFlags: Record<string, Flag> = {};
   for (const metric of Object.values(METRICS)) Object.assign(metricFlags, metric.flags);
-  const { values } = parseArgs({ args: argv, strict: true, options: { ...COMMON_FLAGS, ...metricFlags } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { ...COMMON_FLAGS, ...DATASET_FLAG_DECLARATIONS, ...metricFlags } });
   if (values.help) {
     process.stdout.write(EVALUATE_HELP);
     return;
@@ -396,7 +407,12 @@ export async function runEvaluate(argv: string[], signal: AbortSignal): Promise<
     }
   }
   const out = values.out as string | undefined;
-  if (out !== undefined && path.extname(out).toLowerCase() !== '.json') throw new InputError(`${out}: --out must end in .json`);
+  const dataset = await isDatasetInput(values.input as string);
+  const datasetOptions = datasetFlags(values, dataset, values.input as string);
+  const outExtension = dataset ? '.jsonl' : '.json';
+  if (out !== undefined && path.extname(out).toLowerCase() !== outExtension) {
+    throw new InputError(`${out}: --out must end in ${outExtension}${dataset ? ' (one JSON line per input of the dataset)' : ''}`);
+  }
 
   const methods =
     values.methods !== undefined
@@ -412,44 +428,26 @@ export async function runEvaluate(argv: string[], signal: AbortSignal): Promise<
   process.stderr.write(`backend: ${backend}\n`);
 
   const model = await loadModel(values.model as string);
+  if (dataset) {
+    try {
+      await evaluateDataset({ model, metric, methods, values, backend, signal, flags: datasetOptions });
+    } finally {
+      model.dispose();
+    }
+    return;
+  }
   const results = new Map<string, AttributionResult>();
   let input: tf.Tensor | undefined;
   let baseline: string | tf.Tensor | undefined;
   try {
     input = await loadInput(values.input as string, model);
     baseline = await baselineOption(values.baseline as string | undefined, model);
-    metric.checkFlags?.(values, model);
-    const chosen = methods ?? metric.defaultMethods(model);
-    for (const [flag, option] of Object.entries(METHOD_FLAGS)) {
-      if (values[flag] !== undefined && !chosen.some((id) => getMethod(id).options.includes(option))) {
-        throw new InputError(`--${flag} applies to none of the methods evaluated (${chosen.join(', ')})`);
-      }
-    }
-    const prediction = predict(model, input, 1)[0];
-    const target = parseNumber('target', values.target as string | undefined, true) ?? prediction.class;
-    if (target < 0 || target >= model.numClasses) {
-      throw new InputError(`--target ${target} is out of range: the model has classes 0–${model.numClasses - 1}`);
-    }
-    const options = new Map(chosen.map((id) => [id, methodOptions(id, model, values, baseline, metric.methodDefaults?.(id, values) ?? {})]));
+    const chosen = prepare(model, metric, methods, values);
+    const one = await evaluateOne({ model, input, metric, chosen, values, baseline, signal, results });
+    const { prediction, target, options, result } = one;
 
-    const attributionMs: Record<string, number> = {};
-    for (const id of chosen) {
-      const progress = progressReporter(id);
-      const started = performance.now();
-      const result = await attribute(id, { model, input, target, onProgress: progress.update, signal }, options.get(id)!).finally(progress.finish);
-      results.set(id, result);
-      attributionMs[id] = Math.round((performance.now() - started) * 10) / 10;
-    }
-    const started = performance.now();
-    const { result, table: text } = await metric.run({ model, input, target, methods: chosen, results, baseline, values, signal });
-    const metricMs = Math.round((performance.now() - started) * 10) / 10;
-
-    process.stdout.write(`${values.metric} on ${path.basename(values.input as string)}, target ${classLabel(model, target)} (predicted ${prediction.label}):\n${text}`);
+    process.stdout.write(`${values.metric} on ${path.basename(values.input as string)}, target ${classLabel(model, target)} (predicted ${prediction.label}):\n${one.table}`);
     if (out !== undefined) {
-      const printable = (o: MethodOptions) => {
-        const { baseline: b, ...rest } = o;
-        return { ...rest, ...(b !== undefined ? { baseline: typeof b === 'string' ? b : 'file' } : {}) };
-      };
       const summary = {
         model: model.path,
         input: values.input,
@@ -461,7 +459,7 @@ export async function runEvaluate(argv: string[], signal: AbortSignal): Promise<
         methods: chosen,
         methodOptions: Object.fromEntries([...options].map(([id, o]) => [id, printable(o)])),
         result,
-        timings: { attributionMs, metricMs },
+        timings: one.timings,
       };
       await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
       // NaN (an undefined correlation or relative delta) becomes null.
@@ -473,5 +471,128 @@ export async function runEvaluate(argv: string[], signal: AbortSignal): Promise<
     if (input) input.dispose();
     if (baseline instanceof tf.Tensor) baseline.dispose();
     model.dispose();
+  }
+}
+
+/** Method options as JSON shows them (a baseline tensor as 'file'). */
+function printable(o: MethodOptions): Record<string, unknown> {
+  const { baseline: b, ...rest } = o;
+  return { ...rest, ...(b !== undefined ? { baseline: typeof b === 'string' ? b : 'file' } : {}) };
+}
+
+/** Checks the metric's flags against the model; the methods evaluated. */
+function prepare(model: Model, metric: EvaluationMetric, methods: string[] | undefined, values: FlagValues): string[] {
+  metric.checkFlags?.(values, model);
+  const chosen = methods ?? metric.defaultMethods(model);
+  for (const [flag, option] of Object.entries(METHOD_FLAGS)) {
+    if (values[flag] !== undefined && !chosen.some((id) => getMethod(id).options.includes(option))) {
+      throw new InputError(`--${flag} applies to none of the methods evaluated (${chosen.join(', ')})`);
+    }
+  }
+  return chosen;
+}
+
+/**
+ * One input: its prediction and target, every method's attribution (left in `results`, which
+ * the caller disposes), the metric's result and table.
+ */
+async function evaluateOne(args: {
+  model: Model;
+  input: tf.Tensor;
+  metric: EvaluationMetric;
+  chosen: string[];
+  values: FlagValues;
+  baseline: string | tf.Tensor | undefined;
+  signal: AbortSignal;
+  results: Map<string, AttributionResult>;
+  quiet?: boolean;
+}) {
+  const { model, input, metric, chosen, values, baseline, signal, results, quiet } = args;
+  const prediction = predict(model, input, 1)[0];
+  const target = parseNumber('target', values.target as string | undefined, true) ?? prediction.class;
+  if (target < 0 || target >= model.numClasses) {
+    throw new InputError(`--target ${target} is out of range: the model has classes 0–${model.numClasses - 1}`);
+  }
+  const options = new Map(chosen.map((id) => [id, methodOptions(id, model, values, baseline, metric.methodDefaults?.(id, values) ?? {})]));
+
+  const attributionMs: Record<string, number> = {};
+  for (const id of chosen) {
+    const progress = reporter(id, quiet);
+    const started = performance.now();
+    const result = await attribute(id, { model, input, target, onProgress: progress.update, signal }, options.get(id)!).finally(progress.finish);
+    results.set(id, result);
+    attributionMs[id] = Math.round((performance.now() - started) * 10) / 10;
+  }
+  const started = performance.now();
+  const { result, table: text } = await metric.run({ model, input, target, methods: chosen, results, baseline, values, signal, quiet });
+  const metricMs = Math.round((performance.now() - started) * 10) / 10;
+  return { prediction, target, options, result, table: text, timings: { attributionMs, metricMs } };
+}
+
+/** Flags that do not change the numbers, left out of a dataset run's description. */
+const NOT_RUN_OPTIONS = new Set(['model', 'input', 'out', 'summary', 'shard', 'labels', 'limit', 'backend', 'batch-size', 'help', 'methods', 'metric']);
+
+/** The flags that change the numbers, in a stable order, file paths as file names. */
+function runOptions(values: FlagValues): Record<string, unknown> {
+  const entries = Object.entries(values)
+    .filter(([k, v]) => v !== undefined && !NOT_RUN_OPTIONS.has(k))
+    .map(([k, v]) => [k, typeof v === 'string' && (k === 'dataset' || k === 'baseline' || k === 'compare-model') ? path.basename(v) : v] as const)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return Object.fromEntries(entries);
+}
+
+/** evaluate over a dataset: one JSON line per selected input, then the summary. */
+async function evaluateDataset(args: {
+  model: Model;
+  metric: EvaluationMetric;
+  methods: string[] | undefined;
+  values: FlagValues;
+  backend: string;
+  signal: AbortSignal;
+  flags: DatasetFlags;
+}): Promise<void> {
+  const { model, metric, methods, values, signal, flags } = args;
+  const source = values.input as string;
+  const data = await openDataset(source, flags.labels, model);
+  const { size, indices } = selectInputs(data.count, flags.limit, flags.shard);
+  const baseline = await baselineOption(values.baseline as string | undefined, model);
+  try {
+    const chosen = prepare(model, metric, methods, values);
+    const run: RunInfo = {
+      command: 'evaluate',
+      metric: values.metric as string,
+      model: path.basename(model.path),
+      dataset: path.basename(path.resolve(source)),
+      size,
+      methods: chosen,
+      options: runOptions(values),
+    };
+    const shard = flags.shard ? `${flags.shard.index}/${flags.shard.count}` : null;
+    process.stderr.write(`${data.count} inputs in ${source}; this run: ${indices.length} of ${size}${shard ? ` (shard ${shard})` : ''}\n`);
+    await runLines(indices, values.out as string | undefined, flags, signal, async (i) => {
+      const input = await data.input(i);
+      const results = new Map<string, AttributionResult>();
+      try {
+        const one = await evaluateOne({ model, input, metric, chosen, values, baseline, signal, results, quiet: true });
+        const label = data.label(i);
+        const record: InputRecord = {
+          index: i,
+          id: data.id(i),
+          ...(label !== undefined ? { label } : {}),
+          shard,
+          run,
+          target: one.target,
+          prediction: one.prediction,
+          result: one.result as Record<string, unknown>,
+          timings: one.timings,
+        };
+        return record;
+      } finally {
+        for (const r of results.values()) r.attribution.dispose();
+        input.dispose();
+      }
+    });
+  } finally {
+    if (baseline instanceof tf.Tensor) baseline.dispose();
   }
 }

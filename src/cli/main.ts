@@ -1,7 +1,9 @@
 import { CancelledError, InputError } from '../engine/errors';
+import { poolFromEnvironment, setDefaultPool } from '../engine/parallel/pool';
 import { runDemo, DEMO_HELP } from './demo';
 import { EVALUATE_HELP, runEvaluate } from './evaluate';
 import { EXPLAIN_HELP, runExplain } from './explain';
+import { MERGE_HELP, runMerge } from './merge';
 import { MODELS_HELP, runModels } from './models';
 import { REPORT_HELP, runReport } from './report';
 import { runSanity, SANITY_HELP } from './sanity';
@@ -14,6 +16,7 @@ Commands:
   explain   attribute one prediction with one method (saliency, IG, SmoothGrad, occlusion, Grad-CAM…)
   evaluate  check several methods' attributions with a metric (completeness, sensitivity-n, alignment)
   sanity    model-parameter randomization test: do the maps change when the weights do?
+  merge     join the JSON lines of dataset runs (e.g. one file per --shard) into one summary
   report    explain inputs, run the trust checks, write it all into one self-contained HTML file
   models    list the model files in a folder, their inputs and unsupported operators
   demo      explain the bundled MNIST example with every method
@@ -25,6 +28,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[], signal: Abo
   explain: { help: EXPLAIN_HELP, run: runExplain },
   evaluate: { help: EVALUATE_HELP, run: runEvaluate },
   sanity: { help: SANITY_HELP, run: runSanity },
+  merge: { help: MERGE_HELP, run: (argv) => runMerge(argv) },
   report: { help: REPORT_HELP, run: runReport },
   models: { help: MODELS_HELP, run: runModels },
   demo: { help: DEMO_HELP, run: runDemo },
@@ -50,6 +54,9 @@ async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();
   process.once('SIGINT', onInterrupt);
+  // LENS_WORKERS=N|auto: model passes in chunks on N engine workers (src/engine/parallel).
+  const pool = poolFromEnvironment();
+  setDefaultPool(pool);
   try {
     await entry.run(rest, controller.signal);
     return 0;
@@ -66,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     process.off('SIGINT', onInterrupt);
+    setDefaultPool(undefined);
+    await pool?.dispose();
   }
 }
 

@@ -20,6 +20,8 @@ import { dataRandomizationCheck } from '../engine/evaluation/data-randomization'
 import type { Model } from '../engine/model/model';
 import { trainArchitecture, type TrainingReport } from '../engine/training/train';
 import { progressReporter } from './progress';
+import { DATASET_FLAG_DECLARATIONS, DATASET_HELP, datasetFlags, isDatasetInput, openDataset, runLines, selectInputs } from './dataset-runs';
+import { predict } from '../engine/explain';
 
 export const SANITY_HELP = `Usage: attribution-lens sanity --model M --input X [options]
 
@@ -30,7 +32,8 @@ when the mean Spearman correlation of its absolute maps over the steps is below 
 its maps depend on what the model learned.
 
   --model FILE         ONNX model (preprocessing from FILE.lens.json if present)
-  --input FILE         PNG/JPEG image (preprocessed) or .npy array (fed as it is)
+  --input FILE         PNG/JPEG image (preprocessed) or .npy array (fed as it is); or a
+                       dataset: an IDX images file or a folder (see Datasets below)
   --methods A,B,…      methods to check (default ${DEFAULT_SANITY_METHODS.join(',')});
                        any of ${methodIds().join(', ')}
   --mode M             cascading (default: top k layers randomized at step k),
@@ -49,11 +52,13 @@ its maps depend on what the model learned.
   --maps / --no-maps   include the 2-D maps in the JSON (default: inputs up to 64×64;
                        larger maps are average-pooled to at most 64 a side)
   --out FILE.json      write the full result; without it the result JSON goes to stdout
+                       (a dataset: FILE.jsonl, one line per input; maps only with --maps)
   --backend B          auto, ${BACKENDS.join(', ')} (default auto: fastest present)
   -h, --help           this help
 
 The table (stderr when the JSON goes to stdout) shows ρ of absolute maps per method and step.
-`;
+
+${DATASET_HELP}`;
 
 const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'nan').padStart(6);
 
@@ -97,6 +102,7 @@ export async function runSanity(argv: string[], signal: AbortSignal): Promise<vo
       out: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h' },
+      ...DATASET_FLAG_DECLARATIONS,
     },
   });
   if (values.help) {
@@ -105,12 +111,18 @@ export async function runSanity(argv: string[], signal: AbortSignal): Promise<vo
   }
   if (!values.model) throw new InputError('sanity: --model is required');
   if (!values.input) throw new InputError('sanity: --input is required');
-  if (values.out !== undefined && path.extname(values.out).toLowerCase() !== '.json') {
-    throw new InputError(`${values.out}: --out must end in .json`);
+  const dataset = await isDatasetInput(values.input);
+  const datasetOptions = datasetFlags(values, dataset, values.input);
+  const outExtension = dataset ? '.jsonl' : '.json';
+  if (values.out !== undefined && path.extname(values.out).toLowerCase() !== outExtension) {
+    throw new InputError(`${values.out}: --out must end in ${outExtension}${dataset ? ' (one JSON line per input of the dataset)' : ''}`);
   }
   const methods = values.methods !== undefined ? values.methods.split(',').map((m) => m.trim()) : [...DEFAULT_SANITY_METHODS];
   for (const id of methods) getMethod(id);
-  if (values.mode === 'data') return runDataRandomization(values, methods, signal);
+  if (values.mode === 'data') {
+    if (dataset) throw new InputError('sanity --mode data takes one --input; a dataset runs with --mode cascading or independent');
+    return runDataRandomization(values, methods, signal);
+  }
   const mode = oneOf('mode', values.mode, SANITY_MODES)!;
   const seed = parseNumber('seed', values.seed, true);
   const threshold = parseNumber('threshold', values.threshold);
@@ -127,6 +139,51 @@ export async function runSanity(argv: string[], signal: AbortSignal): Promise<vo
   const backend = await initBackend(oneOf('backend', values.backend, ['auto', ...BACKENDS]));
   process.stderr.write(`backend: ${backend}\n`);
   const model = await loadModel(values.model);
+  if (dataset) {
+    const run = {
+      command: 'sanity' as const,
+      mode,
+      model: path.basename(model.path),
+      dataset: path.basename(path.resolve(values.input)),
+      methods,
+      options: Object.fromEntries(
+        Object.entries({ seed, threshold, steps, layer: values.layer, target: 'predicted' }).filter(([, v]) => v !== undefined),
+      ),
+    };
+    try {
+      const data = await openDataset(values.input, datasetOptions.labels, model);
+      const { size, indices } = selectInputs(data.count, datasetOptions.limit, datasetOptions.shard);
+      const shard = datasetOptions.shard ? `${datasetOptions.shard.index}/${datasetOptions.shard.count}` : null;
+      process.stderr.write(`${data.count} inputs in ${values.input}; this run: ${indices.length} of ${size}${shard ? ` (shard ${shard})` : ''}\n`);
+      await runLines(indices, values.out, datasetOptions, signal, async (i) => {
+        const input = await data.input(i);
+        try {
+          const prediction = predict(model, input, 1)[0];
+          const result = await sanityCheck(model, input, { methods, mode, seed, threshold, methodOptions, includeMaps: includeMaps ?? false, signal });
+          const label = data.label(i);
+          // Timings apart, so that a line depends on its input only.
+          const attributionMs = Object.fromEntries(result.methods.map((m) => [m.method, m.attributionMs]));
+          const methodResults = result.methods.map(({ attributionMs: _, ...rest }) => rest);
+          return {
+            index: i,
+            id: data.id(i),
+            ...(label !== undefined ? { label } : {}),
+            shard,
+            run: { ...run, size },
+            target: result.target,
+            prediction,
+            result: { ...result, methods: methodResults } as unknown as Record<string, unknown>,
+            timings: { attributionMs },
+          };
+        } finally {
+          input.dispose();
+        }
+      });
+    } finally {
+      model.dispose();
+    }
+    return;
+  }
   try {
     const input = await loadInput(values.input, model);
     try {
