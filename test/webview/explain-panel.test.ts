@@ -14,7 +14,7 @@ import { decodeBytes, decodeFloat32 } from '../../src/protocol/codecs';
 import { isPanelView } from '../../src/protocol/panels';
 import { explainView } from '../../src/protocol/views/explain';
 import { EngineService } from '../../src/worker/engine-service';
-import { heatmapPixel, launch, openPanel, post, ROOT, screenshot, sent, violations } from './harness';
+import { heatmapPixel, launch, openPanel, post, postTimed, ROOT, screenshot, sent, violations } from './harness';
 
 // Published end colours: Moreland (2009) cool–warm and matplotlib's viridis.
 const WARM = [180, 4, 38];
@@ -180,14 +180,8 @@ describe('Explain panel (headless Chromium)', () => {
     assert.ok(isPanelView(view, 'explain'));
 
     const { page, log } = await openPanel(browser, 'explain');
-    const t0 = await page.evaluate((m) => {
-      const t = performance.now();
-      window.postMessage(m, '*');
-      return t;
-    }, { type: 'show', view });
-    await page.waitForFunction(() => performance.getEntriesByName('attribution-lens:first-heatmap').length > 0);
-    const painted = await page.evaluate(() => performance.getEntriesByName('attribution-lens:first-heatmap')[0].startTime);
-    console.log(`# explain panel first paint (MNIST, ${methods.length} methods): ${(painted - t0).toFixed(0)} ms after the view was posted, ${painted.toFixed(0)} ms after navigation`);
+    const paint = await postTimed(page, { type: 'show', view });
+    console.log(`# explain panel first paint (MNIST, ${methods.length} methods): ${paint.sincePost.toFixed(0)} ms after the view was posted, ${paint.sinceNavigation.toFixed(0)} ms after navigation`);
 
     assert.equal(await page.locator('table.topk th').first().innerText(), '7');
     const gray = decodeBytes(view.image.rgba);

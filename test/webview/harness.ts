@@ -138,3 +138,38 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+export interface PlotArea {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** A line chart's plot area and the points of each polyline of a series, in SVG user units (= CSS pixels). */
+export async function chartGeometry(page: Page, series: string): Promise<{ area: PlotArea; lines: number[][][] }> {
+  return page.evaluate((id) => {
+    const rect = document.querySelector('rect.plot-area')!;
+    const n = (a: string) => Number(rect.getAttribute(a));
+    const lines = Array.from(document.querySelectorAll(`polyline[data-series="${id}"]`)).map((p) =>
+      p
+        .getAttribute('points')!
+        .trim()
+        .split(/\s+/)
+        .map((xy) => xy.split(',').map(Number)),
+    );
+    return { area: { x: n('x'), y: n('y'), w: n('width'), h: n('height') }, lines };
+  }, series);
+}
+
+/** Posts `message` and waits for the first heatmap drawn from data: ms from the post, and from navigation. */
+export async function postTimed(page: Page, message: HostToPanel): Promise<{ sincePost: number; sinceNavigation: number }> {
+  const t0 = await page.evaluate((m) => {
+    const t = performance.now();
+    window.postMessage(m, '*');
+    return t;
+  }, message);
+  await page.waitForFunction(() => performance.getEntriesByName('attribution-lens:first-heatmap').length > 0);
+  const painted = await page.evaluate(() => performance.getEntriesByName('attribution-lens:first-heatmap')[0].startTime);
+  return { sincePost: painted - t0, sinceNavigation: painted };
+}

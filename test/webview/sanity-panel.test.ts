@@ -18,7 +18,7 @@ import { encodeBytes, encodeFloat32 } from '../../src/protocol/codecs';
 import { isPanelView, type EncodedImage, type EncodedMap, type SanityView } from '../../src/protocol/panels';
 import { sanityView, type DataRandomizationJson, type SanityJson } from '../../src/protocol/views/sanity';
 import { EngineService } from '../../src/worker/engine-service';
-import { heatmapPixel, launch, openPanel, post, ROOT, screenshot, sent, violations } from './harness';
+import { chartGeometry, heatmapPixel, launch, openPanel, post, postTimed, ROOT, screenshot, sent, violations, type PlotArea } from './harness';
 
 // Published colours: matplotlib's viridis ends, Moreland (2009) cool–warm ends.
 const VIRIDIS_TOP = [253, 231, 37, 255];
@@ -98,24 +98,8 @@ const combo = (page: Page, label: string) => page.getByRole('combobox', { name: 
 
 const CELL = (method: string, col: number): string => `tr[data-method="${method}"] td[data-col="${col}"] canvas`;
 
-/** The chart's plot area and the points of each polyline of a series, in SVG user units (= CSS pixels). */
-async function chartGeometry(page: Page, series: string): Promise<{ area: { x: number; y: number; w: number; h: number }; lines: number[][][] }> {
-  return page.evaluate((id) => {
-    const rect = document.querySelector('rect.plot-area')!;
-    const n = (a: string) => Number(rect.getAttribute(a));
-    const lines = Array.from(document.querySelectorAll(`polyline[data-series="${id}"]`)).map((p) =>
-      p
-        .getAttribute('points')!
-        .trim()
-        .split(/\s+/)
-        .map((xy) => xy.split(',').map(Number)),
-    );
-    return { area: { x: n('x'), y: n('y'), w: n('width'), h: n('height') }, lines };
-  }, series);
-}
-
 /** Where the chart puts step k (1-based) of S with value v: x over [0.5, S + 0.5], y over [−1, 1]. */
-const expectedPoint = (area: { x: number; y: number; w: number; h: number }, k: number, steps: number, v: number): number[] => [
+const expectedPoint = (area: PlotArea, k: number, steps: number, v: number): number[] => [
   area.x + ((k - 0.5) / steps) * area.w,
   area.y + (1 - (v + 1) / 2) * area.h,
 ];
@@ -380,14 +364,8 @@ describe('Sanity panel (headless Chromium)', () => {
     it('draws every map, the verdicts the engine gave, one curve per method, with no error or CSP violation', async () => {
       assert.ok(isPanelView(view, 'sanity'), 'the builder makes a valid view');
       const { page, log } = await openPanel(browser, 'sanity');
-      const t0 = await page.evaluate((m) => {
-        const t = performance.now();
-        window.postMessage(m, '*');
-        return t;
-      }, { type: 'show', view });
-      await page.waitForFunction(() => performance.getEntriesByName('attribution-lens:first-heatmap').length > 0);
-      const painted = await page.evaluate(() => performance.getEntriesByName('attribution-lens:first-heatmap')[0].startTime);
-      console.log(`# sanity panel first paint (MNIST, ${view.methods.length} methods × ${view.steps.length + 1} maps + data test): ${(painted - t0).toFixed(0)} ms after the view was posted`);
+      const paint = await postTimed(page, { type: 'show', view });
+      console.log(`# sanity panel first paint (MNIST, ${view.methods.length} methods × ${view.steps.length + 1} maps + data test): ${paint.sincePost.toFixed(0)} ms after the view was posted`);
 
       const methods = result.methods.length;
       const steps = result.steps.length;

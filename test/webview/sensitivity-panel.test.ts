@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { getMethod } from '../../src/engine/attribution/registry';
 import { initBackend } from '../../src/engine/backend';
 import { isPanelView, type SensitivityView } from '../../src/protocol/panels';
 import { sensitivityView, type SensitivityJson } from '../../src/protocol/views/sensitivity';
 import { EngineService } from '../../src/worker/engine-service';
-import { launch, openPanel, post, ROOT, screenshot, sent, violations } from './harness';
+import { chartGeometry, launch, openPanel, post, postTimed, ROOT, screenshot, sent, violations, type PlotArea } from './harness';
 
 /** Three methods over n = 1 … 1000 (three decades); occlusion is undefined at n = 10. */
 function syntheticView(): SensitivityView {
@@ -38,30 +38,9 @@ function syntheticView(): SensitivityView {
   };
 }
 
-interface Area {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
-async function geometry(page: Page, series: string): Promise<{ area: Area; lines: number[][][] }> {
-  return page.evaluate((id) => {
-    const rect = document.querySelector('rect.plot-area')!;
-    const n = (a: string) => Number(rect.getAttribute(a));
-    const lines = Array.from(document.querySelectorAll(`polyline[data-series="${id}"]`)).map((p) =>
-      p
-        .getAttribute('points')!
-        .trim()
-        .split(/\s+/)
-        .map((xy) => xy.split(',').map(Number)),
-    );
-    return { area: { x: n('x'), y: n('y'), w: n('width'), h: n('height') }, lines };
-  }, series);
-}
 
 /** x = left + w·(ln n − ln n₀)/(ln n₁ − ln n₀); y = top + h·(1 − (v + 1)/2). */
-const at = (area: Area, ns: number[], n: number, v: number): number[] => [
+const at = (area: PlotArea, ns: number[], n: number, v: number): number[] => [
   area.x + (area.w * (Math.log(n) - Math.log(ns[0]))) / (Math.log(ns[ns.length - 1]) - Math.log(ns[0])),
   area.y + area.h * (1 - (v + 1) / 2),
 ];
@@ -88,7 +67,7 @@ describe('Sensitivity-n panel (headless Chromium)', () => {
     await post(page, { type: 'show', view });
     await page.waitForSelector('polyline[data-series="saliency"]');
     assert.equal(await page.locator('g.series').count(), 3);
-    const saliency = await geometry(page, 'saliency');
+    const saliency = await chartGeometry(page, 'saliency');
     // Three decades: the decades sit at 0, 1/3, 2/3 and 1 of the width.
     assertPoints(saliency.lines[0], [
       [saliency.area.x, saliency.area.y + 0.25 * saliency.area.h],
@@ -96,7 +75,7 @@ describe('Sensitivity-n panel (headless Chromium)', () => {
       [saliency.area.x + (2 * saliency.area.w) / 3, saliency.area.y + 0.75 * saliency.area.h],
       [saliency.area.x + saliency.area.w, saliency.area.y],
     ]);
-    const occlusion = await geometry(page, 'occlusion');
+    const occlusion = await chartGeometry(page, 'occlusion');
     assert.equal(occlusion.lines.length, 2, 'the undefined value at n = 10 splits the line');
     assertPoints(occlusion.lines[0], [at(occlusion.area, view.ns, 1, 1)]);
     assertPoints(occlusion.lines[1], [at(occlusion.area, view.ns, 100, 0.8), at(occlusion.area, view.ns, 1000, 0.6)]);
@@ -113,7 +92,7 @@ describe('Sensitivity-n panel (headless Chromium)', () => {
     const view = syntheticView();
     await post(page, { type: 'show', view });
     await page.waitForSelector('polyline[data-series="saliency"]');
-    const { area } = await geometry(page, 'saliency');
+    const { area } = await chartGeometry(page, 'saliency');
     const box = (await page.locator(SVG).boundingBox())!;
     const [x, y] = at(area, view.ns, 100, -0.5);
     await page.mouse.move(box.x + x + 3, box.y + y);
@@ -233,20 +212,14 @@ describe('Sensitivity-n panel (headless Chromium)', () => {
     it('draws the engine’s curves: one per method, every defined value at its place on the log axis', async () => {
       assert.ok(isPanelView(view, 'sensitivity'), 'the builder makes a valid view');
       const { page, log } = await openPanel(browser, 'sensitivity');
-      const t0 = await page.evaluate((m) => {
-        const t = performance.now();
-        window.postMessage(m, '*');
-        return t;
-      }, { type: 'show', view });
-      await page.waitForFunction(() => performance.getEntriesByName('attribution-lens:first-heatmap').length > 0);
-      const painted = await page.evaluate(() => performance.getEntriesByName('attribution-lens:first-heatmap')[0].startTime);
-      console.log(`# sensitivity-n panel first paint (MNIST, ${view.curves.length} methods × ${view.ns.length} sizes): ${(painted - t0).toFixed(0)} ms after the view was posted`);
+      const paint = await postTimed(page, { type: 'show', view });
+      console.log(`# sensitivity-n panel first paint (MNIST, ${view.curves.length} methods × ${view.ns.length} sizes): ${paint.sincePost.toFixed(0)} ms after the view was posted`);
 
       assert.equal(await page.locator('g.series').count(), json.methods!.length);
       const ns = json.result.ns;
       for (const id of json.methods!) {
         const values = json.result.curves[id];
-        const { area, lines } = await geometry(page, id);
+        const { area, lines } = await chartGeometry(page, id);
         const expected = ns.flatMap((n, k) => (values[k] === null ? [] : [at(area, ns, n, values[k]!)]));
         assertPoints(lines.flat(), expected);
         assert.equal(await page.locator(`g.series[data-series="${id}"] path.marker`).count(), expected.length);
