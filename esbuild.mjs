@@ -16,6 +16,8 @@ const bundles = [
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
   { entryPoints: ['src/worker/engine-worker.ts'], outfile: 'dist/engine-worker.js' },
+  // The engine pool's workers (src/engine/parallel), started by the CLI and by the engine worker.
+  { entryPoints: ['src/engine/parallel/pool-worker.ts'], outfile: 'dist/pool-worker.js' },
 ];
 
 /** The webview panels: one browser bundle (+ its CSS) per panel, and the report's, which mounts them all. */

@@ -92,6 +92,8 @@ export interface EngineMemory {
   /** Resolved paths of the models the worker keeps loaded. */
   models: string[];
   backend: string;
+  /** The engine pool, when the worker runs one: its size and the chunks each of its workers computed. */
+  pool?: { workers: number; chunks: number[] };
 }
 
 export interface Prediction {
@@ -151,7 +153,11 @@ export interface ExplainResult {
 
 /** Host → worker. */
 export type HostMessage =
-  | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[] }
+  /**
+   * `workers`: engine pool workers for the model passes (src/engine/parallel), a number (0 or 1:
+   * none, the default) or 'auto' (one per core when there are several).
+   */
+  | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[]; workers?: number | 'auto' }
   | { [K in RequestKind]: { type: 'request'; id: number; kind: K; params: EngineRequests[K]['params'] } }[RequestKind]
   | { type: 'cancel'; id: number }
   /** Test hook: the worker throws an uncaught error at once, as a crash would (crash-recovery tests). */

@@ -76,6 +76,12 @@ export interface EngineClientOptions {
   resourceLimits?: ResourceLimits;
   /** Folders where optional native backends were installed (their node_modules), e.g. the extension's global storage. */
   nativeModulePaths?: string[];
+  /**
+   * Engine pool workers the engine worker starts (nested worker threads, on first use) to run
+   * the chunks of batched passes in parallel: a number (0 or 1: none, the default) or 'auto'
+   * (one per core). Pays only on a single-core backend (wasm, cpu) with several free cores.
+   */
+  workers?: number | 'auto';
 }
 
 interface Pending {
@@ -298,7 +304,12 @@ export class EngineClient {
       const running = this.running;
       if (running?.posted) this.finish(running, new EngineError('crashed', `engine worker stopped: ${reason}`));
     });
-    worker.postMessage({ type: 'init', backend: this.backendChoice, nativeModulePaths: this.options.nativeModulePaths } satisfies HostMessage);
+    worker.postMessage({
+      type: 'init',
+      backend: this.backendChoice,
+      nativeModulePaths: this.options.nativeModulePaths,
+      ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
+    } satisfies HostMessage);
     return handle;
   }
 

@@ -11,7 +11,9 @@ import { imagePreview, mapPreview, type ImagePreview } from '../engine/evaluatio
 import { DEFAULT_SANITY_METHODS, sanityCheck } from '../engine/evaluation/sanity';
 import { prepareMap } from '../engine/evaluation/similarity';
 import { sensitivityN } from '../engine/evaluation/sensitivity-n';
-import { classLabel, defaultGradcamLayer, explain, predict } from '../engine/explain';
+import { classLabel, defaultGradcamLayer, explain, predict, type Prediction } from '../engine/explain';
+import { modelStamp } from '../engine/parallel/model-source';
+import type { EnginePool } from '../engine/parallel/pool';
 import { loadModel } from '../engine/model/load';
 import type { Model } from '../engine/model/model';
 import { inputToDisplay } from '../engine/data/preprocess';
@@ -43,9 +45,14 @@ export interface RequestContext {
 
 interface CachedModel {
   model: Model;
-  /** The file's mtime and size when loaded: a changed file is loaded again. */
+  /** The file's and its sidecar's mtime and size when loaded (modelStamp): a changed file is loaded again. */
   stamp: string;
+  /** Top classes of inputs run through it, by input file and its stamp and k: the forward pass of a sample, once. */
+  predictions: Map<string, Prediction[]>;
 }
+
+/** Inputs whose forward pass a cached model remembers (the most recently used). */
+export const MAX_CACHED_PREDICTIONS = 64;
 
 async function fileStamp(file: string): Promise<string | undefined> {
   try {
@@ -102,31 +109,68 @@ function asCliJson(value: unknown): unknown {
  */
 export class EngineService {
   private readonly models = new Map<string, CachedModel>();
+  /** The engine pool of the model passes, if the worker runs one: its workers' models are evicted with ours. */
+  pool: EnginePool | undefined;
+  /** Models loaded so far (tests: reuse). */
+  loads = 0;
+  /** Forward passes of inputs run so far (tests: reuse). */
+  forwardPasses = 0;
 
-  /** The cached model for `file`, loaded (again, when the file changed since) if needed. */
+  /**
+   * The cached model for `file`, loaded (again, when the file or its sidecar changed since) if
+   * needed. The model holds its prepared weights (decoded, on the backend), so a cached model
+   * costs nothing to reuse.
+   */
   private async model(file: string, signal: AbortSignal): Promise<Model> {
+    return (await this.cachedModel(file, signal)).model;
+  }
+
+  private async cachedModel(file: string, signal: AbortSignal): Promise<CachedModel> {
     const key = path.resolve(file);
-    const stamp = await fileStamp(key);
+    const stamp = modelStamp(key);
     const cached = this.models.get(key);
-    if (cached && cached.stamp === stamp) return cached.model;
+    if (cached && cached.stamp === stamp) return cached;
     if (cached) this.evict(key);
     const model = await loadModel(key);
+    this.loads++;
     if (signal.aborted) {
       model.dispose();
       throw new CancelledError();
     }
-    // A missing file fails in loadModel with an InputError, so the stamp is defined here.
-    this.models.set(key, { model, stamp: stamp ?? '' });
-    return model;
+    const entry = { model, stamp, predictions: new Map<string, Prediction[]>() };
+    this.models.set(key, entry);
+    return entry;
   }
 
-  /** Disposes the cached model of `file`, or every cached model without one. */
+  /**
+   * predict(model, input, k) for the input file `inputFile`, from the cache when the same file
+   * (same mtime and size) was run through the same model version before: hovers, re-explains
+   * and panels of one sample share one forward pass.
+   */
+  private async predictCached(file: string, inputFile: string, input: tf.Tensor, k: number, signal: AbortSignal): Promise<Prediction[]> {
+    const entry = await this.cachedModel(file, signal);
+    const key = JSON.stringify([path.resolve(inputFile), (await fileStamp(path.resolve(inputFile))) ?? '-', k]);
+    const hit = entry.predictions.get(key);
+    if (hit) {
+      entry.predictions.delete(key);
+      entry.predictions.set(key, hit);
+      return hit;
+    }
+    const result = predict(entry.model, input, k);
+    this.forwardPasses++;
+    entry.predictions.set(key, result);
+    if (entry.predictions.size > MAX_CACHED_PREDICTIONS) entry.predictions.delete(entry.predictions.keys().next().value as string);
+    return result;
+  }
+
+  /** Disposes the cached model of `file`, or every cached model without one (and the pool workers' copies). */
   evict(file?: string): void {
     const keys = file === undefined ? [...this.models.keys()] : [path.resolve(file)];
     for (const key of keys) {
       this.models.get(key)?.model.dispose();
       this.models.delete(key);
     }
+    this.pool?.evict(file === undefined ? undefined : path.resolve(file));
   }
 
   async handle<K extends RequestKind>(kind: K, params: EngineRequests[K]['params'], ctx: RequestContext): Promise<EngineRequests[K]['result']> {
@@ -149,7 +193,13 @@ export class EngineService {
 
   memory(): EngineMemory {
     const m = tf.memory();
-    return { numTensors: m.numTensors, numBytes: m.numBytes, models: [...this.models.keys()], backend: activeBackend() ?? 'none' };
+    return {
+      numTensors: m.numTensors,
+      numBytes: m.numBytes,
+      models: [...this.models.keys()],
+      backend: activeBackend() ?? 'none',
+      ...(this.pool ? { pool: { workers: this.pool.size, chunks: [...this.pool.chunksPerWorker] } } : {}),
+    };
   }
 
   dispose(): void {
@@ -185,7 +235,7 @@ export class EngineService {
     const input = await loadInput(params.input, model);
     try {
       cancelIfAborted(ctx.signal);
-      const topK = predict(model, input, params.topK ?? 5);
+      const topK = await this.predictCached(params.model, params.input, input, params.topK ?? 5, ctx.signal);
       const target = params.target ?? topK[0].class;
       if (!Number.isInteger(target) || target < 0 || target >= model.numClasses) {
         throw new InputError(`target ${target} is out of range: the model has classes 0–${model.numClasses - 1}`);
@@ -314,7 +364,7 @@ export class EngineService {
     try {
       const methods = params.methods ?? SENSITIVITY_N_METHODS;
       for (const id of methods) getMethod(id);
-      const target = predict(model, input, 1)[0].class;
+      const target = (await this.predictCached(params.model, params.input, input, 1, ctx.signal))[0].class;
       for (const [i, id] of methods.entries()) {
         const options: MethodOptions =
           id === 'occlusion' ? { window: [1, 1], stride: [1, 1] } : id === 'gradcam' ? { upsample: true, layer: defaultGradcamLayer(model) } : {};
@@ -351,7 +401,7 @@ export class EngineService {
       });
       try {
         const basis = await vae.manifold.tangentSpace(model, input, { signal: ctx.signal });
-        const target = predict(model, input, 1)[0].class;
+        const target = (await this.predictCached(params.model, params.input, input, 1, ctx.signal))[0].class;
         const entries = [];
         for (const [i, id] of methods.entries()) {
           ctx.onProgress(i, methods.length, id);

@@ -8,6 +8,7 @@
 import { parentPort, type TransferListItem } from 'node:worker_threads';
 import { initBackend } from '../engine/backend';
 import { CancelledError, InputError } from '../engine/errors';
+import { poolFromEnvironment, setDefaultPool } from '../engine/parallel/pool';
 import type { HostMessage, WorkerMessage } from '../protocol/engine';
 import { EngineService } from './engine-service';
 
@@ -34,9 +35,15 @@ function errorKind(err: unknown, signal: AbortSignal): 'input' | 'cancelled' | '
   return 'internal';
 }
 
-async function init({ backend, nativeModulePaths }: Extract<HostMessage, { type: 'init' }>): Promise<boolean> {
+async function init({ backend, nativeModulePaths, workers }: Extract<HostMessage, { type: 'init' }>): Promise<boolean> {
   try {
-    send({ type: 'ready', backend: await initBackend(backend, nativeModulePaths) });
+    const active = await initBackend(backend, nativeModulePaths);
+    // The pool's workers are nested worker threads of this one (terminated with it); they start
+    // at the first pass worth splitting, and load each model once.
+    const pool = workers === undefined ? undefined : poolFromEnvironment({ LENS_WORKERS: String(workers) });
+    setDefaultPool(pool);
+    service.pool = pool;
+    send({ type: 'ready', backend: active });
     return true;
   } catch (err) {
     send({ type: 'initError', message: (err as Error).message, kind: err instanceof InputError ? 'input' : 'internal' });

@@ -106,8 +106,8 @@ export async function attributeOne(
   options: MethodOptions,
 ): Promise<AttributionResult> {
   validateInputs(request.model, request.input, request.target, true);
-  const { model, input, target, onProgress, signal } = request;
-  const result = await batch({ model, inputs: input, target, onProgress, signal }, options);
+  const { model, input, target, onProgress, signal, pool } = request;
+  const result = await batch({ model, inputs: input, target, onProgress, signal, pool }, options);
   return {
     attribution: result.attributions,
     ...(result.deltas ? { delta: result.deltas[0] } : {}),

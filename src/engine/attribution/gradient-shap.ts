@@ -159,7 +159,8 @@ async function gradientShapBatch(request: BatchAttributionRequest, options: Meth
 
   // Σ_draws (x̃ − b) ⊙ ∇F(b + α (x̃ − b)) per input, float64.
   const sums = new Float64Array(n * size);
-  let differences = new Float32Array(0); // x̃ − b of the current batch, from make() to consume()
+  // x̃ − b of each batch by its start, from make() to consume() (a pool makes batches ahead).
+  const differences = new Map<number, Float32Array>();
   await gradientPasses(
     { ...ctx, progress },
     draws,
@@ -170,23 +171,26 @@ async function gradientShapBatch(request: BatchAttributionRequest, options: Meth
       const base = new Float32Array(count * size);
       for (let e = start; e < end; e++) fill(e, noisy, base, (e - start) * size);
       const points = new Float32Array(count * size);
-      differences = new Float32Array(count * size);
+      const diffs = new Float32Array(count * size);
+      differences.set(start, diffs);
       for (let e = start; e < end; e++) {
         const alpha = alphas[e];
         const o = (e - start) * size;
         for (let d = 0; d < size; d++) {
           const diff = noisy[o + d] - base[o + d];
-          differences[o + d] = diff;
+          diffs[o + d] = diff;
           points[o + d] = base[o + d] + alpha * diff;
         }
       }
       return points;
     },
     (start, end, grads) => {
+      const diffs = differences.get(start)!;
+      differences.delete(start);
       for (let e = start; e < end; e++) {
         const x = Math.floor(e / samples) * size;
         const o = (e - start) * size;
-        for (let d = 0; d < size; d++) sums[x + d] += differences[o + d] * grads[o + d];
+        for (let d = 0; d < size; d++) sums[x + d] += diffs[o + d] * grads[o + d];
       }
     },
   );

@@ -91,7 +91,7 @@ async function integratedGradientsBatch(
   const baseOffset = (i: number): number => (baselines === 1 ? 0 : i * size);
 
   const forwardBatch = batchSizeFor(model, 'forward', options, n);
-  const ctx = { model, target, signal: request.signal };
+  const ctx = { model, target, signal: request.signal, pool: request.pool };
   const atInput = await evaluateTargets(ctx, data, n, forwardBatch);
   const atBaseline = await evaluateTargets(ctx, baseline, baselines, forwardBatch);
   const outputDifferences = Array.from({ length: n }, (_, i) => atInput[i] - atBaseline[baselines === 1 ? 0 : i]);

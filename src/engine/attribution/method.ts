@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ManifoldModel } from '../manifold/model-space';
 import type { Model } from '../model/model';
+import type { PassPool } from '../parallel/pool';
 
 /** What every attribution call receives. */
 export interface AttributionRequest {
@@ -13,6 +14,11 @@ export interface AttributionRequest {
   onProgress?: (done: number, total: number) => void;
   /** Checked between batches; a fired signal makes the call reject with CancelledError. */
   signal?: AbortSignal;
+  /**
+   * Worker pool for the model passes (src/engine/parallel); default: the process's default pool
+   * (none unless set); null: this thread only. The result is the serial one either way.
+   */
+  pool?: PassPool | null;
 }
 
 /**
@@ -27,6 +33,8 @@ export interface BatchAttributionRequest {
   target: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** As AttributionRequest.pool. */
+  pool?: PassPool | null;
 }
 
 export interface BatchAttributionResult {

@@ -121,7 +121,7 @@ export async function noiseTunnel(
         let result;
         try {
           result = await method.attributeBatch(
-            { model, inputs: t, target, signal, onProgress: report(start, count) },
+            { model, inputs: t, target, signal, pool: request.pool, onProgress: report(start, count) },
             inner,
           );
         } finally {
@@ -141,7 +141,7 @@ export async function noiseTunnel(
           const t = tf.tensor(noisy.subarray(s * size, (s + 1) * size), input.shape, 'float32');
           let result;
           try {
-            result = await method.attribute({ model, input: t, target, signal, onProgress: report(start + s, 1) }, inner);
+            result = await method.attribute({ model, input: t, target, signal, pool: request.pool, onProgress: report(start + s, 1) }, inner);
           } finally {
             t.dispose();
           }

@@ -83,7 +83,7 @@ async function occlusionBatch(request: BatchAttributionRequest, options: MethodO
   }
 
   const forwardBatch = batchSizeFor(model, 'forward', options, positions);
-  const ctx = { model, target, signal: request.signal };
+  const ctx = { model, target, signal: request.signal, pool: request.pool };
   const progress = new Progress(n * (positions + 1), request.onProgress);
   const original = await evaluateTargets(ctx, data, n, batchSizeFor(model, 'forward', options, n));
   progress.advance(n);

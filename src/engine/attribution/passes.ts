@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationRule, Model } from '../model/model';
+import { defaultPool, type PassPool } from '../parallel/pool';
 import { checkpoint, type Progress } from './common';
 
 /**
@@ -16,9 +17,25 @@ export interface PassContext {
   progress?: Progress;
   /** Modified-gradient rule for the backward passes (rules.ts); the plain gradient without one. */
   rule?: ActivationRule;
+  /**
+   * Worker pool for the batches (src/engine/parallel): without one, the process's default pool
+   * (none unless the CLI or engine worker set one); `null` keeps the passes on this thread.
+   * Passes with a rule always run here (rules hold closures a worker cannot receive).
+   */
+  pool?: PassPool | null;
 }
 
-/** Produces inputs start..end-1 as one flat array of (end - start) samples. */
+/** The pool that may take a pass of `ctx`, if any. */
+function poolFor(ctx: PassContext): PassPool | undefined {
+  if (ctx.rule) return undefined;
+  return ctx.pool === null ? undefined : (ctx.pool ?? defaultPool());
+}
+
+/**
+ * Produces inputs start..end-1 as one flat array of (end - start) samples. With a pool, the
+ * batches after one may be made before it is consumed (several are computed at once): state
+ * passed from make() to consume() must be kept by batch start, not in one variable.
+ */
 export type MakeInputs = (start: number, end: number) => Float32Array;
 
 /** d logits[i, target] / d x[i] for every row i of x; same shape as x. Synchronous, tidy. */
@@ -49,6 +66,9 @@ export async function gradientPasses(
   make: MakeInputs,
   consume: (start: number, end: number, grads: Float32Array) => void,
 ): Promise<void> {
+  const pool = poolFor(ctx);
+  const pass = { kind: 'gradient' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
+  if (pool && (await pool.run(pass, count, batchSize, make, consume))) return;
   for (let start = 0; start < count; start += batchSize) {
     await checkpoint(ctx.signal);
     const end = Math.min(count, start + batchSize);
@@ -80,6 +100,9 @@ export async function forwardPasses(
   make: MakeInputs,
   consume: (start: number, end: number, values: Float32Array) => void,
 ): Promise<void> {
+  const pool = poolFor(ctx);
+  const pass = { kind: 'forward' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
+  if (pool && (await pool.run(pass, count, batchSize, make, consume))) return;
   for (let start = 0; start < count; start += batchSize) {
     await checkpoint(ctx.signal);
     const end = Math.min(count, start + batchSize);

@@ -15,7 +15,7 @@ async function saliencyBatch(request: BatchAttributionRequest, options: MethodOp
   const batchSize = batchSizeFor(model, 'backward', options, n);
   const data = (await inputs.data()) as Float32Array;
   const progress = new Progress(n, request.onProgress);
-  const grads = await inputGradients({ model, target, signal: request.signal, progress }, data, n, batchSize);
+  const grads = await inputGradients({ model, target, signal: request.signal, progress, pool: request.pool }, data, n, batchSize);
   if (abs) for (let i = 0; i < grads.length; i++) grads[i] = Math.abs(grads[i]);
   return { attributions: tf.tensor(grads, inputs.shape, 'float32') };
 }
