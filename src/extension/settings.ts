@@ -21,6 +21,8 @@ export interface Settings {
   /** Also run the sanity checks on the first pinned sample then. */
   liveSanity: boolean;
   sanityMethods: string[];
+  /** Engine pool workers for batched passes; 0 keeps the engine on one thread. */
+  engineWorkers: number;
 }
 
 export function readSettings(): Settings {
@@ -37,6 +39,7 @@ export function readSettings(): Settings {
     liveReexplain: c.get<boolean>('liveReexplain', true),
     liveSanity: c.get<boolean>('liveSanity', false),
     sanityMethods: c.get<string[]>('sanityMethods', []),
+    engineWorkers: c.get<number>('engineWorkers', 0),
   };
 }
 

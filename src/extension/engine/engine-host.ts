@@ -37,8 +37,10 @@ export class EngineHost implements vscode.Disposable {
     backend: BackendChoice,
     /** Where the GPU/native backend installer puts its node_modules (the extension's global storage). */
     private readonly nativeModulePaths: string[] = [],
+    /** Engine pool workers for batched passes (attributionLens.engineWorkers); 0: none. */
+    workers = 0,
     private readonly createClient: (script: string, log: (line: string) => void) => EngineApi = (script, logLine) =>
-      new EngineClient(script, { log: logLine, maxQueue: 8, nativeModulePaths }),
+      new EngineClient(script, { log: logLine, maxQueue: 8, nativeModulePaths, ...(workers > 0 ? { workers } : {}) }),
   ) {
     this.backend = backend;
   }
