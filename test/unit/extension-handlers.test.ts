@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fake, fakeContext, fakeDocument, Position, CancellationTokenSource, setConfig, Uri, type FakePanel } from './helpers/fake-vscode';
 import { activate, type ExtensionApi } from '../../src/extension/extension';
+import { MODEL_GLOB } from '../../src/extension/models/model-files';
 import { Panel } from '../../src/extension/panels/panel';
 import { decodeFloat32 } from '../../src/protocol/codecs';
 import type { ExplainView, HostToPanel } from '../../src/protocol/panels';
@@ -295,7 +296,7 @@ describe('extension handlers (real engine worker)', () => {
     const panel = fake.panels.find((p) => p.viewType === 'attributionLens.explain' && !p.disposed) ?? assert.fail('no Explain panel');
     panel.sendFromWebview({ type: 'ready' });
     const postedBefore = panel.posted.length;
-    const watcher = fake.watchers.find((w) => w.glob === '**/*.onnx') ?? assert.fail('no model watcher');
+    const watcher = fake.watchers.find((w) => w.glob === MODEL_GLOB) ?? assert.fail('no model watcher');
     fs.copyFileSync(model, `${model}.tmp`);
     fs.renameSync(`${model}.tmp`, model); // as an exporter writes it
     watcher.change.fire(Uri.file(model));

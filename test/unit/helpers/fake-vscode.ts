@@ -291,11 +291,25 @@ function fsError(p: string): Error {
   return e;
 }
 
-/** `**\/*.ext` and `**\/*.a.b` globs; excludes of the form `**\/{a,b}/**`. */
+/**
+ * The glob syntax VS Code's findFiles takes, as far as the extension uses it: `**\/` (any folders),
+ * `*` (any name part), `{a,b}` alternatives; matched against the path's forward-slashed form.
+ */
 function globMatcher(glob: string): (file: string) => boolean {
-  const m = /^\*\*\/\*(\.[\w.]+)$/.exec(glob);
-  if (!m) throw new Error(`fake findFiles: unsupported glob ${glob}`);
-  return (file) => file.toLowerCase().endsWith(m[1].toLowerCase());
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (glob.startsWith('**/', i)) {
+      re += '(?:.*/)?';
+      i += 2;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '{') re += '(?:';
+    else if (c === '}') re += ')';
+    else if (c === ',') re += '|';
+    else re += c.replace(/[.+?^$()|[\]\\]/g, '\\$&');
+  }
+  const regex = new RegExp(`(?:^|/)${re}$`, 'i');
+  return (file) => regex.test(file.split(path.sep).join('/'));
 }
 function excludedDirs(exclude: unknown): Set<string> {
   const m = typeof exclude === 'string' ? /^\*\*\/\{([^}]*)\}\/\*\*$/.exec(exclude) : null;
