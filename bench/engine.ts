@@ -1,8 +1,12 @@
 /**
  * Engine side of the benchmark (bench/run.mjs calls it once per workload and backend):
  *
- *   node --import tsx bench/engine.ts --model M.onnx --input X.npy --method saliency|integrated_gradients
+ *   node --import tsx bench/engine.ts --model M.onnx --input X.npy
+ *     --method saliency|integrated_gradients|smoothgrad|occlusion
  *     [--steps 50] [--backend auto|wasm|cpu] [--warmup 1] [--repeats 5] [--batch-size N] [--reference R.npy]
+ *
+ * smoothgrad: saliency under a SmoothGrad noise tunnel, --steps samples (σ = 0.15 of the range);
+ * occlusion: 4×4 window, stride 2, zero baseline.
  *
  * Times `repeats` calls of the engine's attribute() after `warmup` untimed ones (target: the
  * predicted class), compares the last map with PyTorch's (--reference) and prints one line of
@@ -61,10 +65,20 @@ async function main(): Promise<void> {
   const target = tf.tidy(() => tf.argMax(model.logits(input), 1).dataSync()[0]);
   report.target = target;
 
-  const options: MethodOptions = args.method === 'integrated_gradients' ? { steps: Number(args.steps) } : {};
+  const steps = Number(args.steps);
+  const method = args.method === 'smoothgrad' ? 'saliency' : args.method;
+  const options: MethodOptions =
+    args.method === 'integrated_gradients'
+      ? { steps }
+      : args.method === 'smoothgrad'
+        ? { noise: 'smoothgrad', samples: steps, seed: 0 }
+        : args.method === 'occlusion'
+          ? { window: [4, 4], stride: [2, 2] }
+          : {};
   if (args['batch-size'] !== undefined) options.batchSize = Number(args['batch-size']);
-  const evaluations = args.method === 'integrated_gradients' ? Number(args.steps) : 1;
-  report.batch_size = batchSizeFor(model, 'backward', options, evaluations);
+  const evaluations = args.method === 'integrated_gradients' || args.method === 'smoothgrad' ? steps : args.method === 'occlusion' ? 169 : 1;
+  report.batch_size = batchSizeFor(model, args.method === 'occlusion' ? 'forward' : 'backward', options, evaluations);
+  report.activation_bytes_per_sample = model.activationBytesPerSample;
   report.batch_size_auto = options.batchSize === undefined;
 
   const warmup = Number(args.warmup);
@@ -72,7 +86,7 @@ async function main(): Promise<void> {
   let map: Float32Array | undefined;
   for (let i = 0; i < warmup + Number(args.repeats); i++) {
     const start = performance.now();
-    const { attribution, delta } = await attribute(args.method, { model, input, target }, options);
+    const { attribution, delta } = await attribute(method, { model, input, target }, options);
     const elapsed = performance.now() - start;
     if (i >= warmup) times.push(elapsed);
     map = (await attribution.data()) as Float32Array;
@@ -93,5 +107,8 @@ main()
   })
   .finally(() => {
     report.max_rss_mib = process.resourceUsage().maxRSS / 1024;
+    // The wasm heap only grows: its size at the end is the peak the run needed (limit 4 GiB).
+    const heap = (tf.engine().backendName === 'wasm' ? (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length : undefined);
+    if (heap !== undefined) report.wasm_heap_mib = heap / 2 ** 20;
     console.log(JSON.stringify(report));
   });

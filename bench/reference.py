@@ -52,9 +52,9 @@ def load_model(name, weights):
         model = DigitCNN()
         state = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(weights).graph.initializer}
         model.load_state_dict(state)
-    elif name == "resnet18":  # written by bench/make_models.py next to resnet18.onnx
+    elif name in ("resnet18", "mobilenet_v2", "densenet121"):  # written by bench/make_models.py next to NAME.onnx
         import torchvision
-        model = torchvision.models.resnet18()
+        model = getattr(torchvision.models, name)()
         model.load_state_dict(torch.load(weights))
     else:
         raise SystemExit(f"unknown model {name}")
@@ -86,12 +86,56 @@ def integrated_gradients(model, x, target, args):
     return ig, delta
 
 
+def smoothgrad(model, x, target, args):
+    """SmoothGrad on saliency (Captum NoiseTunnel smoothgrad): mean of |grad| over --steps noisy
+    copies, sigma = 0.15 * (max - min), all copies in batches of --batch."""
+    sigma = 0.15 * float(x.max() - x.min())
+    generator = torch.Generator().manual_seed(0)
+    total = torch.zeros_like(x)
+    for start in range(0, args.steps, args.batch):
+        count = min(args.batch, args.steps - start)
+        noisy = x + sigma * torch.randn((count, *x.shape[1:]), generator=generator, dtype=x.dtype)
+        total += input_gradient(model, noisy, target).abs().sum(0, keepdim=True)
+    return total / args.steps, None
+
+
+def occlusion(model, x, target, args, window=4, stride=4 // 2):
+    """Captum Occlusion, window 4x4 over all channels, stride 2, zero baseline: each value gets the
+    mean of F(x) - F(occluded) over the windows covering it; all windows in one forward batch."""
+    _, _, h, w = x.shape
+    rows = range(0, h - window + 1 + (1 if (h - window) % stride else 0) * stride, stride)
+    cols = range(0, w - window + 1 + (1 if (w - window) % stride else 0) * stride, stride)
+    r = torch.tensor([r for r in rows for _ in cols]).view(-1, 1, 1, 1)
+    c = torch.tensor([c for _ in rows for c in cols]).view(-1, 1, 1, 1)
+    ii = torch.arange(h).view(1, 1, h, 1)
+    jj = torch.arange(w).view(1, 1, 1, w)
+    args.batch = len(r)  # every window in one forward batch
+    covered = ((ii >= r) & (ii < r + window) & (jj >= c) & (jj < c + window)).to(x.dtype)  # [K,1,h,w]
+    with torch.no_grad():
+        diff = model(x)[0, target] - model(x * (1 - covered))[:, target]
+        total = (diff.view(-1, 1, 1, 1) * covered).sum(0)[0]
+        count = covered.sum(0)[0]
+    return (total / count).expand_as(x[0]).unsqueeze(0).clone(), None
+
+
+def forward(model, x, target, args):
+    """Sensitivity-n's model work: --steps copies of x, each with a random subset of pixels zeroed
+    (subset sizes spread like the curve's n), through the model in batches of --batch."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for start in range(0, args.steps, args.batch):
+            count = min(args.batch, args.steps - start)
+            keep = torch.rand((count, 1, *x.shape[2:]), generator=generator) >= torch.rand((count, 1, 1, 1), generator=generator)
+            model(x * keep)[:, target]
+    return None, None
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)
     p.add_argument("--weights", required=True)
     p.add_argument("--input", required=True)
-    p.add_argument("--method", choices=["saliency", "integrated_gradients"], required=True)
+    p.add_argument("--method", choices=["saliency", "integrated_gradients", "smoothgrad", "occlusion", "forward"], required=True)
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch", type=int, default=50, help="IG steps evaluated per backward pass")
     p.add_argument("--warmup", type=int, default=1)
@@ -106,7 +150,7 @@ def main():
     x = torch.from_numpy(np.load(args.input).astype(np.float32))
     with torch.no_grad():
         target = int(model(x).argmax(1)[0])
-    method = saliency if args.method == "saliency" else integrated_gradients
+    method = {"saliency": saliency, "integrated_gradients": integrated_gradients, "smoothgrad": smoothgrad, "occlusion": occlusion, "forward": forward}[args.method]
 
     times = []
     for i in range(args.warmup + args.repeats):
@@ -125,7 +169,7 @@ def main():
         "target": target,
         "delta": delta,
         "f32_rel_l2": f32_rel_l2,
-        "batch": args.batch if args.method == "integrated_gradients" else 1,
+        "batch": args.batch if args.method in ("integrated_gradients", "smoothgrad", "forward", "occlusion") else 1,
         "threads": torch.get_num_threads(),
         "default_threads": default_threads,
         "torch": torch.__version__,

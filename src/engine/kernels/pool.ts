@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hasMaxPoolGradKernel, maxPoolGrad } from './max-pool-grad';
 import { dilateSpatial, padOrCrop, type SpatialPads } from './spatial';
 
 export interface PoolParams {
@@ -35,6 +36,14 @@ export function maxPool(x: tf.Tensor4D, p: PoolParams): tf.Tensor4D {
     const out = outputSize(xp, p);
     const dilated = p.dilations[0] > 1 || p.dilations[1] > 1;
     const y = dilated ? maxOverTaps(xp, out, p) : tf.maxPool(xp, p.kernel, p.strides, 'valid');
+    if (hasMaxPoolGradKernel()) {
+      // One kernel for the whole gradient (max-pool-grad.ts); it only needs the unpadded input.
+      (save as tf.GradSaveFunc)([input as tf.Tensor4D]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => maxPoolGrad(saved[0] as tf.Tensor4D, dy as tf.Tensor4D, p),
+      };
+    }
     // customGrad disposes what the forward pass made unless saved for the gradient.
     (save as tf.GradSaveFunc)([xp, y]);
     return {

@@ -55,7 +55,7 @@ function prepareConv(node: NodeInfo, constant: (i: number) => HostTensor | undef
   let groups: (Conv2DKernel | DepthwiseConv2DKernel)[];
   const depthwise = group > 1 && cinPerGroup === 1;
   if (group === 1) {
-    groups = [new Conv2DKernel(tf.transpose(all, [2, 3, 1, 0]), dilations)];
+    groups = [new Conv2DKernel(tf.transpose(all, [2, 3, 1, 0]), dilations, windowAttrs(node, [kh, kw]).strides)];
   } else if (depthwise) {
     // Output channel o = c * m + q reads input channel c: [cin*m,1,kh,kw] -> [kh,kw,cin,m].
     const m = cout / group;
