@@ -66,7 +66,7 @@ export function conv2d(owned: Owned, spec: ConvSpec): OpBehaviour {
   const all = tf.tensor4d(spec.filter.values as Float32Array, [kh, kw, cinPerGroup, cout]);
   const kernels = Array.from({ length: groups }, (_, g) => {
     const filter = groups === 1 ? all : (tf.slice(all, [0, 0, 0, g * per], [kh, kw, cinPerGroup, per]) as tf.Tensor4D);
-    const kernel = new Conv2DKernel(filter, spec.dilations);
+    const kernel = new Conv2DKernel(filter, spec.dilations, spec.strides);
     owned.push(kernel);
     return kernel;
   });
