@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InputError } from '../engine/errors';
 import type { PanelView } from '../protocol/panels';
+import { escapeHtml } from '../engine/render/html';
 
 export interface ReportData {
   title: string;
@@ -42,8 +43,6 @@ function scriptJson(value: unknown): string {
 function inlineSafe(code: string, tag: 'script' | 'style'): string {
   return code.replace(new RegExp(`</${tag}`, 'gi'), `<\\/${tag}`);
 }
-
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function reportHtml(data: ReportData, bundle: ReportBundle): string {
   const nonce = randomBytes(16).toString('base64');

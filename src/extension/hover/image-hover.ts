@@ -13,6 +13,7 @@ import { findLatestModel } from '../models/workspace-models';
 import { encodeBytes } from '../../protocol/codecs';
 import type { Settings } from '../settings';
 import { candidatePaths, stringLiteralAt } from './string-literal';
+import { escapeHtml } from '../../engine/render/html';
 
 export const HOVER_LANGUAGES = ['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'];
 
@@ -125,8 +126,4 @@ function img(src: string, alt: string): string {
 
 function escapeMd(s: string): string {
   return s.replace(/[\\`*_{}[\]()#+\-.!<>|]/g, '\\$&');
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
 }

@@ -5,6 +5,7 @@
  * tests load exactly this page.
  */
 import type { PanelKind } from '../../protocol/panels';
+import { escapeHtml } from '../../engine/render/html';
 
 export interface PanelPage {
   kind: PanelKind;
@@ -22,8 +23,6 @@ export function makeNonce(): string {
   for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
   return s;
 }
-
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function panelHtml(page: PanelPage): string {
   const { kind, nonce, cspSource, bundleUri } = page;
