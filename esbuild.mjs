@@ -10,7 +10,7 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
 /** Native TensorFlow bindings are optional and loaded at run time if installed; vscode is the host's. */
-const external = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+const external = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node'];
 
 const bundles = [
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },

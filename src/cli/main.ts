@@ -1,5 +1,6 @@
 import { CancelledError, InputError } from '../engine/errors';
 import { poolFromEnvironment, setDefaultPool } from '../engine/parallel/pool';
+import { nativeRuntimeFromEnvironment } from '../engine/native/runtime';
 import { runDemo, DEMO_HELP } from './demo';
 import { EVALUATE_HELP, runEvaluate } from './evaluate';
 import { EXPLAIN_HELP, runExplain } from './explain';
@@ -54,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();
   process.once('SIGINT', onInterrupt);
+  // ONNX Runtime for ONNX models' plain gradients and forward passes when installed; LENS_NATIVE=off: TensorFlow.js only.
+  nativeRuntimeFromEnvironment();
   // LENS_WORKERS=N|auto: model passes in chunks on N engine workers (src/engine/parallel).
   const pool = poolFromEnvironment();
   setDefaultPool(pool);

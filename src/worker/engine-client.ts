@@ -82,6 +82,8 @@ export interface EngineClientOptions {
    * (one per core). Pays only on a single-core backend (wasm, cpu) with several free cores.
    */
   workers?: number | 'auto';
+  /** ONNX Runtime for ONNX models' plain gradients and forward passes when installed (default true). */
+  nativeRuntime?: boolean;
 }
 
 interface Pending {
@@ -309,6 +311,7 @@ export class EngineClient {
       backend: this.backendChoice,
       nativeModulePaths: this.options.nativeModulePaths,
       ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
+      ...(this.options.nativeRuntime !== undefined ? { nativeRuntime: this.options.nativeRuntime } : {}),
     } satisfies HostMessage);
     return handle;
   }

@@ -8,6 +8,7 @@ import { QUADRATURE_RULES } from '../../src/engine/attribution/quadrature';
 import { initBackend } from '../../src/engine/backend';
 import { loadModel } from '../../src/engine/model/load';
 import type { Model } from '../../src/engine/model/model';
+import { setNativeRuntime } from '../../src/engine/native/runtime';
 import { FIXTURES, npyTensor, relativeL2, TEST_BACKENDS } from './helpers/fixtures';
 
 /**
@@ -28,15 +29,23 @@ interface Meta {
 
 const cases = fs.readdirSync(REFERENCE).filter((d) => fs.existsSync(path.join(REFERENCE, d, 'meta.json')));
 
+/**
+ * Every backend, and wasm with ONNX Runtime running the plain gradients and forward passes
+ * (src/engine/native); models whose graph has no gradient program keep TensorFlow.js gradients.
+ */
+const CONFIGS = [...TEST_BACKENDS.map((backend) => ({ backend, native: false, label: backend })), { backend: 'wasm' as const, native: true, label: 'wasm + onnxruntime' }];
+/** Reference models whose every operator has an adjoint in the gradient program. */
+const NATIVE_GRADIENTS = new Set(['digit_cnn', 'convnet_bn']);
+
 async function data(t: tf.Tensor): Promise<Float32Array> {
   const values = (await t.data()) as Float32Array;
   t.dispose();
   return values;
 }
 
-for (const backend of TEST_BACKENDS) {
+for (const { backend, native, label } of CONFIGS) {
   for (const name of cases) {
-    describe(`${name} on ${backend}`, () => {
+    describe(`${name} on ${label}`, () => {
       const dir = path.join(REFERENCE, name);
       const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta;
       const ref = (file: string) => npyTensor(path.join(dir, file));
@@ -45,9 +54,18 @@ for (const backend of TEST_BACKENDS) {
 
       before(async () => {
         await initBackend(backend);
+        setNativeRuntime(native);
         model = await loadModel(path.resolve(dir, meta.model));
         input = ref('input.npy');
       });
+
+      if (native) {
+        it(`runs its gradients ${NATIVE_GRADIENTS.has(name) ? 'on ONNX Runtime' : 'on TensorFlow.js (an operator without adjoint)'}`, async () => {
+          const passes = model.native?.();
+          assert.ok(passes, 'ONNX Runtime is installed (optional dependency onnxruntime-node)');
+          assert.equal(await passes.gradientReady(), NATIVE_GRADIENTS.has(name), passes.gradientUnsupported);
+        });
+      }
 
       it('computes the logits of one input and of a batch', async () => {
         const before = tf.memory().numTensors;
@@ -126,6 +144,10 @@ for (const backend of TEST_BACKENDS) {
 }
 
 describe('backends agree', () => {
+  before(() => {
+    setNativeRuntime(false);
+  });
+
   it('cpu and wasm give the same integrated gradients on every reference model', async () => {
     for (const name of cases) {
       const dir = path.join(REFERENCE, name);

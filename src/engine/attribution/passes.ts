@@ -56,6 +56,47 @@ function batchTensor(model: Model, data: Float32Array, n: number): tf.Tensor {
 }
 
 /**
+ * Batches start..end-1 of `count`, computed by `compute` (flat inputs → flat results) and handed
+ * to `consume` in order, with cancellation checks and progress between batches.
+ */
+async function batches(
+  ctx: PassContext,
+  count: number,
+  batchSize: number,
+  make: MakeInputs,
+  compute: (data: Float32Array, n: number) => Promise<Float32Array>,
+  consume: (start: number, end: number, values: Float32Array) => void,
+): Promise<void> {
+  for (let start = 0; start < count; start += batchSize) {
+    await checkpoint(ctx.signal);
+    const end = Math.min(count, start + batchSize);
+    consume(start, end, await compute(make(start, end), end - start));
+    ctx.progress?.advance(end - start);
+  }
+}
+
+/** Runs a synchronous tidy tensor function on a batch and reads its result back. */
+async function onBackend(model: Model, data: Float32Array, n: number, f: (x: tf.Tensor) => tf.Tensor): Promise<Float32Array> {
+  const x = batchTensor(model, data, n);
+  try {
+    const y = f(x);
+    try {
+      return (await y.data()) as Float32Array;
+    } finally {
+      y.dispose();
+    }
+  } finally {
+    x.dispose();
+  }
+}
+
+/** The native runtime's passes for ctx when it runs this model (never with a rule: rules are TensorFlow.js closures). */
+function nativeFor(ctx: PassContext, batchSize: number) {
+  const native = ctx.rule ? undefined : ctx.model.native?.();
+  return native?.accepts(batchSize) ? native : undefined;
+}
+
+/**
  * Gradients of logits[:, target] for `count` inputs, `batchSize` per backward pass.
  * `consume(start, end, grads)` receives the gradients of inputs start..end-1 (flat).
  */
@@ -66,27 +107,15 @@ export async function gradientPasses(
   make: MakeInputs,
   consume: (start: number, end: number, grads: Float32Array) => void,
 ): Promise<void> {
+  const native = nativeFor(ctx, batchSize);
+  if (native && (await native.gradientReady())) {
+    return batches(ctx, count, batchSize, make, (data, n) => native.gradient(data, n, ctx.target), consume);
+  }
   const pool = poolFor(ctx);
   const pass = { kind: 'gradient' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
   if (pool && (await pool.run(pass, count, batchSize, make, consume))) return;
-  for (let start = 0; start < count; start += batchSize) {
-    await checkpoint(ctx.signal);
-    const end = Math.min(count, start + batchSize);
-    const x = batchTensor(ctx.model, make(start, end), end - start);
-    let grads: Float32Array;
-    try {
-      const g = targetGradient(ctx.model, x, ctx.target, ctx.rule);
-      try {
-        grads = (await g.data()) as Float32Array;
-      } finally {
-        g.dispose();
-      }
-    } finally {
-      x.dispose();
-    }
-    consume(start, end, grads);
-    ctx.progress?.advance(end - start);
-  }
+  const compute = (data: Float32Array, n: number) => onBackend(ctx.model, data, n, (x) => targetGradient(ctx.model, x, ctx.target, ctx.rule));
+  return batches(ctx, count, batchSize, make, compute, consume);
 }
 
 /**
@@ -100,27 +129,13 @@ export async function forwardPasses(
   make: MakeInputs,
   consume: (start: number, end: number, values: Float32Array) => void,
 ): Promise<void> {
+  const native = nativeFor(ctx, batchSize);
+  if (native) return batches(ctx, count, batchSize, make, (data, n) => native.forward(data, n, ctx.target), consume);
   const pool = poolFor(ctx);
   const pass = { kind: 'forward' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
   if (pool && (await pool.run(pass, count, batchSize, make, consume))) return;
-  for (let start = 0; start < count; start += batchSize) {
-    await checkpoint(ctx.signal);
-    const end = Math.min(count, start + batchSize);
-    const x = batchTensor(ctx.model, make(start, end), end - start);
-    let values: Float32Array;
-    try {
-      const y = targetLogits(ctx.model, x, ctx.target);
-      try {
-        values = (await y.data()) as Float32Array;
-      } finally {
-        y.dispose();
-      }
-    } finally {
-      x.dispose();
-    }
-    consume(start, end, values);
-    ctx.progress?.advance(end - start);
-  }
+  const compute = (data: Float32Array, n: number) => onBackend(ctx.model, data, n, (x) => targetLogits(ctx.model, x, ctx.target));
+  return batches(ctx, count, batchSize, make, compute, consume);
 }
 
 /** Target logits of a few whole inputs (flat, n samples), batched like forwardPasses. */

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { NativePasses } from '../native/native-passes';
 
 /** How raw pixels (0..255) become the model's input: x = (pixel * scale - mean[c]) / std[c]. */
 export interface Preprocessing {
@@ -116,6 +117,11 @@ export interface Model {
    * The copy is independent: dispose it separately.
    */
   withRandomized(layers: readonly string[], seed: number): Model;
+  /**
+   * The model's plain-gradient and forward passes on the native runtime (src/engine/native), when
+   * it is enabled and runs this model; undefined otherwise.
+   */
+  native?(): NativePasses | undefined;
   /** Runs x up to `layer` (a layer name or output name) and returns the split at it; a 4-D activation is channels first ([N, C, h, w]) whatever the model's layout. */
   split(x: tf.Tensor, layer: string): LayerSplit;
   dispose(): void;

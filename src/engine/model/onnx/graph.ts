@@ -92,7 +92,7 @@ export class OnnxGraph {
     model: ModelProto,
     readonly file: string,
     readonly opset: number,
-    private readonly overrides: ReadonlyMap<string, HostTensor> = new Map(),
+    readonly overrides: ReadonlyMap<string, HostTensor> = new Map(),
   ) {
     const label = path.basename(file);
     const graph = model.graph!;

@@ -9,6 +9,9 @@ import { defaultOpset, describeUnsupported, MAX_OPSET, MIN_OPSET, OnnxGraph, uns
 import { decodeModelProto, type ModelProto } from './proto';
 import { hasParameters, reinitialize, trainableParameters } from './reinitialize';
 import type { HostTensor } from './tensor-proto';
+import type { ProgramSource } from './gradient-program';
+import { NativePasses } from '../../native/native-passes';
+import { nativeRuntime } from '../../native/runtime';
 
 /** Node types worth offering as layers: parameterised layers and the activations after them. */
 const LAYER_TYPES = new Set([
@@ -23,6 +26,7 @@ class OnnxModel implements Model {
   numClasses = 0;
 
   readonly randomizableLayers: string[];
+  private nativePasses?: NativePasses;
 
   constructor(
     readonly path: string,
@@ -175,8 +179,37 @@ class OnnxModel implements Model {
     }
   }
 
+  native(): NativePasses | undefined {
+    const ort = nativeRuntime();
+    if (!ort) return undefined;
+    this.nativePasses ??= new NativePasses(ort, () => this.programSource(), this.input.shape, this.numClasses, this.fixedBatch);
+    return this.nativePasses;
+  }
+
+  /** What the native programs are built from; the shapes come from one batch-1 pass. */
+  private programSource(): ProgramSource {
+    const shapes = new Map<string, readonly number[]>();
+    tf.tidy(() => {
+      const values = this.graph.executeAll({ [this.input.name]: tf.zeros([1, ...this.input.shape]) });
+      for (const [name, t] of values) shapes.set(name, t.shape);
+    });
+    return {
+      proto: this.proto,
+      modelDir: path.dirname(this.path),
+      file: path.basename(this.path),
+      opset: this.graph.opset,
+      nodes: this.graph.nodes,
+      constant: (name) => this.graph.constantValue(name),
+      overrides: this.graph.overrides,
+      inputName: this.input.name,
+      outputName: this.graph.outputs[0].name,
+      shapes,
+    };
+  }
+
   dispose(): void {
     this.graph.dispose();
+    void this.nativePasses?.dispose().catch(() => undefined);
   }
 }
 

@@ -84,3 +84,9 @@ export function decodeModelProto(bytes: Uint8Array, file: string): ModelProto {
   }
   return model;
 }
+
+/** Encodes a ModelProto built by the engine (src/engine/native's gradient and forward programs). */
+export function encodeModelProto(model: ModelProto): Uint8Array {
+  const type = onnxModelType();
+  return type.encode(type.fromObject(model)).finish();
+}
