@@ -16,10 +16,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { batchSizeFor } from '../src/engine/attribution/batching';
+import { batchSizeFor, nativeBatchSize } from '../src/engine/attribution/batching';
 import { attribute } from '../src/engine/attribution/registry';
 import type { MethodOptions } from '../src/engine/attribution/method';
-import { initBackend, type BackendName } from '../src/engine/backend';
+import { initBenchEngine } from './runtime';
 import { loadInput } from '../src/engine/data/input';
 import { parseNpy, toFloat32 } from '../src/engine/data/npy';
 import { loadModel } from '../src/engine/model/load';
@@ -59,7 +59,7 @@ const report: Record<string, unknown> = {};
 
 async function main(): Promise<void> {
   if (!args.model || !args.input || !args.method) throw new Error('--model, --input and --method are required');
-  report.backend = await initBackend(args.backend as BackendName | 'auto');
+  report.backend = await initBenchEngine(args.backend!);
   const model = await loadModel(args.model);
   const input = await loadInput(args.input, model);
   const target = tf.tidy(() => tf.argMax(model.logits(input), 1).dataSync()[0]);
@@ -77,7 +77,11 @@ async function main(): Promise<void> {
           : {};
   if (args['batch-size'] !== undefined) options.batchSize = Number(args['batch-size']);
   const evaluations = args.method === 'integrated_gradients' || args.method === 'smoothgrad' ? steps : args.method === 'occlusion' ? 169 : 1;
-  report.batch_size = batchSizeFor(model, args.method === 'occlusion' ? 'forward' : 'backward', options, evaluations);
+  const kind = args.method === 'occlusion' ? 'forward' : 'backward';
+  const planned = batchSizeFor(model, kind, options, evaluations);
+  const native = model.native?.();
+  if (native) report.native_gradients = (await native.gradientReady()) || native.gradientUnsupported;
+  report.batch_size = native && (kind === 'forward' || report.native_gradients === true) ? nativeBatchSize(model, kind, planned, evaluations) : planned;
   report.activation_bytes_per_sample = model.activationBytesPerSample;
   report.batch_size_auto = options.batchSize === undefined;
 

@@ -22,7 +22,8 @@ const MODELS = {
   densenet121: zoo('densenet121'),
 };
 
-// Attribution workloads: engine (its default backend, wasm here) against PyTorch, same model and input.
+// Attribution workloads: engine (as the CLI runs it: wasm, with ONNX Runtime for ONNX models' plain
+// gradients and forward passes when installed) and the engine on wasm alone, against PyTorch, same model and input.
 // steps: IG steps / SmoothGrad samples; torchBatch: inputs per PyTorch backward pass (all of them for
 // MNIST; 16 for the 224 models, like Captum's internal_batch_size). IG-50 on the 224 models (issue 9: it
 // must not run out of memory) runs the same chunks as IG-16, whose batch is already memory-bound
@@ -89,7 +90,7 @@ function reference(w, threads, map) {
  * The engine with its own batch sizing first; if that runs out of memory (the wasm heap is 4 GiB),
  * again with half the batch until it fits, noting every failure.
  */
-function engine(w, map) {
+function engine(w, map, env) {
   const m = MODELS[w.model];
   const base = [
     '--import', 'tsx', 'bench/engine.ts', '--model', m.onnx, '--input', m.input, '--method', w.method,
@@ -99,7 +100,7 @@ function engine(w, map) {
   const failures = [];
   let batch;
   for (;;) {
-    const report = run(process.execPath, batch === undefined ? base : [...base, '--batch-size', String(batch)]);
+    const report = run(process.execPath, batch === undefined ? base : [...base, '--batch-size', String(batch)], env);
     if (!report.error) return { ...report, failures };
     failures.push(`batch ${report.batch_size ?? '?'}${batch === undefined ? ' (auto)' : ''}: ${report.error}`);
     const outOfMemory = /memory|out of bounds|alloc/i.test(report.error);
@@ -142,10 +143,11 @@ const fmtMiB = (x) => (x === undefined || x === null ? '-' : `${x.toFixed(0)} Mi
 const fmtSci = (x) => (x === undefined || x === null ? '-' : x.toExponential(1));
 
 function table(rows) {
-  const header = ['workload', 'runs', 'engine', 'pytorch', 'ratio', 'pytorch 1T', 'ratio 1T', 'target', 'peak heap', 'RSS engine', 'RSS torch', 'relL2', 'batch e/t'];
+  const header = ['workload', 'runs', 'engine', 'pytorch', 'ratio', 'pytorch 1T', 'ratio 1T', 'target', 'wasm only', 'ratio wasm', 'peak heap', 'RSS engine', 'RSS torch', 'relL2', 'batch e/t'];
   const lines = rows.map((r) => [
     r.workload, r.runs ?? `${r.warmup}+${r.repeats}`, r.error ? 'FAILED' : fmtMs(r.engine_ms), fmtMs(r.torch_ms), fmtRatio(r.ratio),
-    fmtMs(r.torch_1thread_ms), fmtRatio(r.ratio_1thread), r.target_text ?? '', fmtMiB(r.engine_wasm_heap_mib), fmtMiB(r.engine_rss_mib), fmtMiB(r.torch_rss_mib),
+    fmtMs(r.torch_1thread_ms), fmtRatio(r.ratio_1thread), r.target_text ?? '', fmtMs(r.wasm_ms), fmtRatio(r.ratio_wasm),
+    fmtMiB(r.engine_wasm_heap_mib), fmtMiB(r.engine_rss_mib), fmtMiB(r.torch_rss_mib),
     fmtSci(r.rel_l2), r.engine_batch === undefined ? '' : `${r.engine_batch ?? '-'}/${r.torch_batch ?? '-'}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -203,12 +205,16 @@ for (const w of attributionWorkloads) {
   console.log(`${name}: engine ...`);
   const e = engine(w, torch.error ? undefined : map);
   for (const f of e.failures) console.log(`  engine failed with ${f}`);
+  console.log(`${name}: engine on wasm alone ...`);
+  const wasm = /onnxruntime/.test(e.backend ?? '') ? engine(w, undefined, { LENS_NATIVE: 'off' }) : e;
+  for (const f of wasm === e ? [] : wasm.failures) console.log(`  engine (wasm) failed with ${f}`);
   const ratio = (a, b) => (a !== undefined && b !== undefined ? a / b : undefined);
   rows.push(
     judge({
       workload: name, backend: e.backend, warmup: w.warmup, repeats: w.repeats,
       engine_ms: e.median_ms, torch_ms: torch.median_ms, ratio: ratio(e.median_ms, torch.median_ms),
       torch_1thread_ms: torch1.median_ms, ratio_1thread: ratio(e.median_ms, torch1.median_ms),
+      wasm_ms: wasm.median_ms, ratio_wasm: ratio(wasm.median_ms, Math.min(torch.median_ms ?? Infinity, torch1.median_ms ?? Infinity)), native_gradients: e.native_gradients,
       engine_rss_mib: e.max_rss_mib, engine_wasm_heap_mib: e.wasm_heap_mib, torch_rss_mib: torch.max_rss_mib,
       rel_l2: e.rel_l2, torch_f32_rel_l2: torch.f32_rel_l2,
       engine_batch: e.batch_size, engine_batch_auto: e.batch_size_auto, torch_batch: torch.batch,
@@ -269,6 +275,7 @@ fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2
 console.log('\n' + table(rows));
 console.log(
   `\nmedians of the timed runs after the warm-ups (runs = warm-up + timed); ratio = engine / pytorch on ${CORES} threads; 1T = pytorch on 1 thread;` +
+    ' wasm only = the engine with LENS_NATIVE=off, ratio wasm against pytorch\'s faster setting;' +
     ' peak heap = wasm heap size at the end (it only grows; limit 4096 MiB); RSS = peak of each process; relL2 = engine map vs pytorch float64 map',
 );
 for (const r of rows.filter((x) => x.engine_failures?.length)) {

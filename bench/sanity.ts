@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { initBackend, type BackendName } from '../src/engine/backend';
+import { initBenchEngine } from './runtime';
 import { loadInput } from '../src/engine/data/input';
 import { sanityCheck, type RandomizationMode } from '../src/engine/evaluation/sanity';
 import { loadModel } from '../src/engine/model/load';
@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2).padStart(5) : '  nan');
 
 async function main() {
-  const backend = await initBackend(args.backend as BackendName | 'auto');
+  const backend = await initBenchEngine(args.backend);
   const model = await loadModel(MODEL);
   const input = await loadInput(args.input, model);
   const methods = args.methods.split(',');

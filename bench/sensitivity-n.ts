@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { MethodOptions } from '../src/engine/attribution/method';
 import { attribute } from '../src/engine/attribution/registry';
-import { initBackend, type BackendName } from '../src/engine/backend';
+import { initBenchEngine } from './runtime';
 import { loadInput } from '../src/engine/data/input';
 import { sensitivityN, type SensitivityNResult } from '../src/engine/evaluation/sensitivity-n';
 import { predict } from '../src/engine/explain';
@@ -47,7 +47,7 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const backend = await initBackend(args.backend as BackendName | 'auto');
+  const backend = await initBenchEngine(args.backend!);
   const model = await loadModel(MODEL);
   const input = await loadInput(args.input!, model);
   const target = predict(model, input, 1)[0].class;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import * as os from 'node:os';
 import type { Model } from '../model/model';
 import { positiveInteger, sampleSize } from './common';
 
@@ -82,4 +83,16 @@ export function batchSizeFor(
   const perSample = (kind === 'backward' ? BACKWARD_FACTOR : 1) * activations + 2 * 4 * sampleSize(model);
   const fit = Math.floor(memoryBudget() / Math.max(1, perSample));
   return Math.max(1, Math.min(fit, MAX_BATCH, cap));
+}
+
+/**
+ * Batch size for a pass on the native runtime (src/engine/native): ONNX Runtime allocates from
+ * the process's memory, so its budget is a quarter of the machine's RAM (at most 8 GiB) rather
+ * than a share of the wasm heap. Never smaller than the batch planned for TensorFlow.js.
+ */
+export function nativeBatchSize(model: Model, kind: PassKind, planned: number, needed: number): number {
+  const budget = Math.min(os.totalmem() / 4, 8 * GiB);
+  const perSample = (kind === 'backward' ? BACKWARD_FACTOR : 1) * Math.max(0, model.activationBytesPerSample) + 2 * 4 * sampleSize(model);
+  const fit = Math.floor(budget / Math.max(1, perSample));
+  return Math.max(planned, Math.min(fit, MAX_BATCH, Math.max(1, needed)));
 }

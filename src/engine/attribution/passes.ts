@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationRule, Model } from '../model/model';
 import { defaultPool, type PassPool } from '../parallel/pool';
+import { nativeBatchSize } from './batching';
 import { checkpoint, type Progress } from './common';
 
 /**
@@ -107,9 +108,10 @@ export async function gradientPasses(
   make: MakeInputs,
   consume: (start: number, end: number, grads: Float32Array) => void,
 ): Promise<void> {
-  const native = nativeFor(ctx, batchSize);
+  const nativeBatch = nativeBatchSize(ctx.model, 'backward', batchSize, count);
+  const native = nativeFor(ctx, nativeBatch);
   if (native && (await native.gradientReady())) {
-    return batches(ctx, count, batchSize, make, (data, n) => native.gradient(data, n, ctx.target), consume);
+    return batches(ctx, count, nativeBatch, make, (data, n) => native.gradient(data, n, ctx.target), consume);
   }
   const pool = poolFor(ctx);
   const pass = { kind: 'gradient' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
@@ -129,8 +131,9 @@ export async function forwardPasses(
   make: MakeInputs,
   consume: (start: number, end: number, values: Float32Array) => void,
 ): Promise<void> {
-  const native = nativeFor(ctx, batchSize);
-  if (native) return batches(ctx, count, batchSize, make, (data, n) => native.forward(data, n, ctx.target), consume);
+  const nativeBatch = nativeBatchSize(ctx.model, 'forward', batchSize, count);
+  const native = nativeFor(ctx, nativeBatch);
+  if (native) return batches(ctx, count, nativeBatch, make, (data, n) => native.forward(data, n, ctx.target), consume);
   const pool = poolFor(ctx);
   const pass = { kind: 'forward' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
   if (pool && (await pool.run(pass, count, batchSize, make, consume))) return;
