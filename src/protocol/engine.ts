@@ -157,7 +157,7 @@ export type HostMessage =
    * `workers`: engine pool workers for the model passes (src/engine/parallel), a number (0 or 1:
    * none, the default) or 'auto' (one per core when there are several).
    */
-  | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[]; workers?: number | 'auto'; nativeRuntime?: boolean }
+  | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[]; workers?: number | 'auto' }
   | { [K in RequestKind]: { type: 'request'; id: number; kind: K; params: EngineRequests[K]['params'] } }[RequestKind]
   | { type: 'cancel'; id: number }
   /** Test hook: the worker throws an uncaught error at once, as a crash would (crash-recovery tests). */

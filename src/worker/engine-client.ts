@@ -82,8 +82,6 @@ export interface EngineClientOptions {
    * (one per core). Pays only on a single-core backend (wasm, cpu) with several free cores.
    */
   workers?: number | 'auto';
-  /** ONNX Runtime for ONNX models' plain gradients and forward passes when installed (default true). */
-  nativeRuntime?: boolean;
 }
 
 interface Pending {
@@ -311,7 +309,6 @@ export class EngineClient {
       backend: this.backendChoice,
       nativeModulePaths: this.options.nativeModulePaths,
       ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
-      ...(this.options.nativeRuntime !== undefined ? { nativeRuntime: this.options.nativeRuntime } : {}),
     } satisfies HostMessage);
     return handle;
   }

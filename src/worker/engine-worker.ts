@@ -9,7 +9,6 @@ import { parentPort, type TransferListItem } from 'node:worker_threads';
 import { initBackend } from '../engine/backend';
 import { CancelledError, InputError } from '../engine/errors';
 import { poolFromEnvironment, setDefaultPool } from '../engine/parallel/pool';
-import { setNativeRuntime } from '../engine/native/runtime';
 import type { HostMessage, WorkerMessage } from '../protocol/engine';
 import { EngineService } from './engine-service';
 
@@ -36,10 +35,9 @@ function errorKind(err: unknown, signal: AbortSignal): 'input' | 'cancelled' | '
   return 'internal';
 }
 
-async function init({ backend, nativeModulePaths, workers, nativeRuntime }: Extract<HostMessage, { type: 'init' }>): Promise<boolean> {
+async function init({ backend, nativeModulePaths, workers }: Extract<HostMessage, { type: 'init' }>): Promise<boolean> {
   try {
     const active = await initBackend(backend, nativeModulePaths);
-    setNativeRuntime(nativeRuntime !== false, nativeModulePaths);
     // The pool's workers are nested worker threads of this one (terminated with it); they start
     // at the first pass worth splitting, and load each model once.
     const pool = workers === undefined ? undefined : poolFromEnvironment({ LENS_WORKERS: String(workers) });

@@ -1,50 +1,44 @@
 import { createRequire } from 'node:module';
-import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
 
 /**
  * ONNX Runtime (the optional dependency onnxruntime-node: its CPU build ships inside the npm
  * package) runs ONNX models' plain gradients and forward passes natively, on every core with the
  * machine's full vector width, where one wasm instance has one core and 128-bit SIMD. Off unless a
- * front end enables it (the CLI and the extension's engine worker do; LENS_NATIVE=off turns it
- * off), so the engine's TensorFlow.js paths stay what its tests exercise by default.
+ * front end enables it (the CLI does; LENS_NATIVE=off turns it off), so the engine's TensorFlow.js
+ * paths stay what its tests exercise by default.
+ *
+ * Main threads only: onnxruntime-node aborts the whole process ("terminate called after throwing
+ * an instance of 'Napi::Error'") when a worker thread is terminated in the middle of a run, and
+ * the extension's engine and pool workers are worker threads that get terminated (stuck
+ * cancellations, restarts); an abort there would take the extension host down with it.
  */
 export type OnnxRuntime = typeof Ort;
 
 let enabled = false;
-let searchPaths: readonly string[] = [];
 let loaded: OnnxRuntime | null | undefined;
 
-/**
- * Turns the native runtime on or off for this process; returns whether it is usable. Besides the
- * engine's own node_modules, `folders` with a node_modules of their own are searched (the
- * extension's global storage, where native packages are installed: they cannot ship in a .vsix).
- */
-export function setNativeRuntime(on: boolean, folders: readonly string[] = []): boolean {
+/** Turns the native runtime on or off for this process; returns whether it is usable. */
+export function setNativeRuntime(on: boolean): boolean {
   enabled = on;
-  if (folders.join('\0') !== searchPaths.join('\0')) loaded = undefined;
-  searchPaths = folders;
   return nativeRuntime() !== undefined;
 }
 
-/** From the environment: LENS_NATIVE=off (or 0) keeps every pass on TensorFlow.js. */
-export function nativeRuntimeFromEnvironment(env: NodeJS.ProcessEnv = process.env, folders: readonly string[] = []): boolean {
+/** From the environment: LENS_NATIVE=off (or 0, false) keeps every pass on TensorFlow.js. */
+export function nativeRuntimeFromEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
   const value = (env.LENS_NATIVE ?? 'auto').toLowerCase();
-  return setNativeRuntime(value !== 'off' && value !== '0' && value !== 'false', folders);
+  return setNativeRuntime(value !== 'off' && value !== '0' && value !== 'false');
 }
 
-/** The runtime when enabled and installed. */
+/** The runtime when enabled, installed and on a main thread. */
 export function nativeRuntime(): OnnxRuntime | undefined {
-  if (!enabled) return undefined;
+  if (!enabled || !isMainThread) return undefined;
   if (loaded === undefined) {
-    loaded = null;
-    for (const load of [createRequire(__filename), ...searchPaths.map((dir) => createRequire(path.join(dir, 'package.json')))]) {
-      try {
-        loaded = load('onnxruntime-node') as OnnxRuntime;
-        break;
-      } catch {
-        // not installed there
-      }
+    try {
+      loaded = createRequire(__filename)('onnxruntime-node') as OnnxRuntime;
+    } catch {
+      loaded = null;
     }
   }
   return loaded ?? undefined;

@@ -39,10 +39,8 @@ export class EngineHost implements vscode.Disposable {
     private readonly nativeModulePaths: string[] = [],
     /** Engine pool workers for batched passes (attributionLens.engineWorkers); 0: none. */
     workers = 0,
-    /** ONNX Runtime for ONNX models' plain gradients and forward passes (attributionLens.nativeRuntime). */
-    nativeRuntime = true,
     private readonly createClient: (script: string, log: (line: string) => void) => EngineApi = (script, logLine) =>
-      new EngineClient(script, { log: logLine, maxQueue: 8, nativeModulePaths, nativeRuntime, ...(workers > 0 ? { workers } : {}) }),
+      new EngineClient(script, { log: logLine, maxQueue: 8, nativeModulePaths, ...(workers > 0 ? { workers } : {}) }),
   ) {
     this.backend = backend;
   }
