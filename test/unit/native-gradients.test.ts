@@ -12,6 +12,7 @@ import { defaultOpset, OnnxGraph } from '../../src/engine/model/onnx/graph';
 import { decodeModelProto, encodeModelProto } from '../../src/engine/model/onnx/proto';
 import { setNativeRuntime } from '../../src/engine/native/runtime';
 import { FIXTURES, npyTensor, relativeL2 } from './helpers/fixtures';
+import { closeToReference, OP_CASES, OPS_DIR, type OpCase } from './helpers/op-cases';
 
 /**
  * The gradient programs run by ONNX Runtime (src/engine/model/onnx/gradient-program.ts) against
@@ -20,23 +21,8 @@ import { FIXTURES, npyTensor, relativeL2 } from './helpers/fixtures';
  * reference models (test/fixtures/make_models.py).
  */
 
-interface Array_ {
-  shape: number[];
-  data: number[];
-}
-interface OpCase {
-  name: string;
-  model: string;
-  op: string;
-  opset: number;
-  inputs: Record<string, Array_>;
-  outputs: Record<string, Array_>;
-  grad?: { wrt: string; cotangent: Array_; value: Array_ };
-}
-
-const OPS_DIR = path.join(FIXTURES, 'ops');
 const REFERENCE = path.join(FIXTURES, 'reference');
-const cases = (JSON.parse(fs.readFileSync(path.join(OPS_DIR, 'cases.json'), 'utf8')) as OpCase[]).filter((c) => c.grad);
+const cases = OP_CASES.filter((c) => c.grad);
 
 /** Operators the gradient program has an adjoint for: each must be checked by at least one case. */
 const DIFFERENTIATED = [
@@ -44,12 +30,6 @@ const DIFFERENTIATED = [
   'Flatten', 'Gemm', 'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'MatMul', 'MaxPool', 'Mul',
   'Pad', 'ReduceMean', 'Relu', 'Reshape', 'Sigmoid', 'Slice', 'Softmax', 'Squeeze', 'Sub', 'Tanh', 'Transpose', 'Unsqueeze',
 ];
-
-function close(actual: ArrayLike<number>, expected: number[]): boolean {
-  const norm = Math.sqrt(expected.reduce((s, v) => s + v * v, 0));
-  if (norm < 1e-3) return Array.from(actual).every((v, i) => Math.abs(v - expected[i]) < 1e-6);
-  return relativeL2(actual, expected) < 1e-4;
-}
 
 function opCaseSource(c: OpCase): ProgramSource {
   const file = path.join(OPS_DIR, c.model);
@@ -106,7 +86,7 @@ describe('gradient programs of single operators on ONNX Runtime', () => {
         const result = await session.run(feeds);
         const g = result[GRADIENT_OUTPUT];
         assert.deepEqual([...g.dims], value.shape);
-        assert.ok(close(g.data as Float32Array, value.data), `relative L2 ${relativeL2(g.data as Float32Array, value.data)}`);
+        assert.ok(closeToReference(g.data as Float32Array, value.data), `relative L2 ${relativeL2(g.data as Float32Array, value.data)}`);
         checked.add(c.op);
       } finally {
         await session.release();

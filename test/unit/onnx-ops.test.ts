@@ -7,35 +7,10 @@ import { initBackend } from '../../src/engine/backend';
 import { defaultOpset, OnnxGraph } from '../../src/engine/model/onnx/graph';
 import { decodeModelProto } from '../../src/engine/model/onnx/proto';
 import { OPS } from '../../src/engine/model/onnx/ops';
-import { FIXTURES, relativeL2, TEST_BACKENDS } from './helpers/fixtures';
+import { relativeL2, TEST_BACKENDS } from './helpers/fixtures';
+import { closeToReference, OP_CASES, OPS_DIR, type OpCase } from './helpers/op-cases';
 
-/**
- * One-operator ONNX models built with onnx.helper, with outputs and vector–Jacobian products
- * computed independently by PyTorch/numpy in float64 (test/fixtures/make_op_cases.py).
- */
-interface Array_ {
-  shape: number[];
-  data: number[];
-}
-interface OpCase {
-  name: string;
-  model: string;
-  op: string;
-  opset: number;
-  inputs: Record<string, Array_>;
-  outputs: Record<string, Array_>;
-  grad?: { wrt: string; cotangent: Array_; value: Array_ };
-}
-
-const OPS_DIR = path.join(FIXTURES, 'ops');
-const cases = JSON.parse(fs.readFileSync(path.join(OPS_DIR, 'cases.json'), 'utf8')) as OpCase[];
-
-/** Relative L2 for typical values; absolute for references that are (almost) zero. */
-function close(actual: ArrayLike<number>, expected: number[]): boolean {
-  const norm = Math.sqrt(expected.reduce((s, v) => s + v * v, 0));
-  if (norm < 1e-3) return Array.from(actual).every((v, i) => Math.abs(v - expected[i]) < 1e-6);
-  return relativeL2(actual, expected) < 1e-4;
-}
+const cases = OP_CASES;
 
 function loadGraph(file: string): OnnxGraph {
   const proto = decodeModelProto(fs.readFileSync(file), path.basename(file));
@@ -71,7 +46,7 @@ for (const backend of TEST_BACKENDS) {
         const outputs = tf.tidy(() => graph.execute(feeds, names).map((t) => ({ shape: t.shape, data: Array.from(t.dataSync()) })));
         names.forEach((name, i) => {
           assert.deepEqual(outputs[i].shape, c.outputs[name].shape, `${name} shape`);
-          assert.ok(close(outputs[i].data, c.outputs[name].data), `${name}: relative L2 ${relativeL2(outputs[i].data, c.outputs[name].data)}`);
+          assert.ok(closeToReference(outputs[i].data, c.outputs[name].data), `${name}: relative L2 ${relativeL2(outputs[i].data, c.outputs[name].data)}`);
         });
         if (c.grad) {
           const { wrt, cotangent, value } = c.grad;
@@ -83,7 +58,7 @@ for (const backend of TEST_BACKENDS) {
           assert.deepEqual(g.shape, value.shape);
           const data = g.dataSync();
           g.dispose();
-          assert.ok(close(data, value.data), `gradient w.r.t. ${wrt}: relative L2 ${relativeL2(data, value.data)}`);
+          assert.ok(closeToReference(data, value.data), `gradient w.r.t. ${wrt}: relative L2 ${relativeL2(data, value.data)}`);
         }
         Object.values(feeds).forEach((t) => t.dispose());
         assert.equal(tf.memory().numTensors, before, 'no tensors leaked');

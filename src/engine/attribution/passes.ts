@@ -98,47 +98,57 @@ function nativeFor(ctx: PassContext, batchSize: number) {
 }
 
 /**
- * Gradients of logits[:, target] for `count` inputs, `batchSize` per backward pass.
- * `consume(start, end, grads)` receives the gradients of inputs start..end-1 (flat).
+ * Runs `count` inputs through the model in batches: on the native runtime when it runs this
+ * model (forward passes always, gradients when the graph has a gradient program), else on the
+ * pool or this thread's backend.
  */
-export async function gradientPasses(
-  ctx: PassContext,
-  count: number,
-  batchSize: number,
-  make: MakeInputs,
-  consume: (start: number, end: number, grads: Float32Array) => void,
-): Promise<void> {
-  const nativeBatch = nativeBatchSize(ctx.model, 'backward', batchSize, count);
-  const native = nativeFor(ctx, nativeBatch);
-  if (native && (await native.gradientReady())) {
-    return batches(ctx, count, nativeBatch, make, (data, n) => native.gradient(data, n, ctx.target), consume);
-  }
-  const pool = poolFor(ctx);
-  const pass = { kind: 'gradient' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
-  if (pool && (await pool.run(pass, count, batchSize, make, consume))) return;
-  const compute = (data: Float32Array, n: number) => onBackend(ctx.model, data, n, (x) => targetGradient(ctx.model, x, ctx.target, ctx.rule));
-  return batches(ctx, count, batchSize, make, compute, consume);
-}
-
-/**
- * logits[:, target] for `count` inputs, `batchSize` per forward pass.
- * `consume(start, end, values)` receives the target logits of inputs start..end-1.
- */
-export async function forwardPasses(
+async function passes(
+  kind: 'gradient' | 'forward',
   ctx: PassContext,
   count: number,
   batchSize: number,
   make: MakeInputs,
   consume: (start: number, end: number, values: Float32Array) => void,
 ): Promise<void> {
-  const nativeBatch = nativeBatchSize(ctx.model, 'forward', batchSize, count);
+  const nativeBatch = nativeBatchSize(ctx.model, kind === 'gradient' ? 'backward' : 'forward', batchSize, count);
   const native = nativeFor(ctx, nativeBatch);
-  if (native) return batches(ctx, count, nativeBatch, make, (data, n) => native.forward(data, n, ctx.target), consume);
+  if (native && (kind === 'forward' || (await native.gradientReady()))) {
+    const run = kind === 'gradient' ? native.gradient.bind(native) : native.forward.bind(native);
+    return batches(ctx, count, nativeBatch, make, (data, n) => run(data, n, ctx.target), consume);
+  }
   const pool = poolFor(ctx);
-  const pass = { kind: 'forward' as const, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
+  const pass = { kind, model: ctx.model, target: ctx.target, signal: ctx.signal, progress: ctx.progress };
   if (pool && (await pool.run(pass, count, batchSize, make, consume))) return;
-  const compute = (data: Float32Array, n: number) => onBackend(ctx.model, data, n, (x) => targetLogits(ctx.model, x, ctx.target));
-  return batches(ctx, count, batchSize, make, compute, consume);
+  const f = kind === 'gradient' ? (x: tf.Tensor) => targetGradient(ctx.model, x, ctx.target, ctx.rule) : (x: tf.Tensor) => targetLogits(ctx.model, x, ctx.target);
+  return batches(ctx, count, batchSize, make, (data, n) => onBackend(ctx.model, data, n, f), consume);
+}
+
+/**
+ * Gradients of logits[:, target] for `count` inputs, `batchSize` per backward pass.
+ * `consume(start, end, grads)` receives the gradients of inputs start..end-1 (flat).
+ */
+export function gradientPasses(
+  ctx: PassContext,
+  count: number,
+  batchSize: number,
+  make: MakeInputs,
+  consume: (start: number, end: number, grads: Float32Array) => void,
+): Promise<void> {
+  return passes('gradient', ctx, count, batchSize, make, consume);
+}
+
+/**
+ * logits[:, target] for `count` inputs, `batchSize` per forward pass.
+ * `consume(start, end, values)` receives the target logits of inputs start..end-1.
+ */
+export function forwardPasses(
+  ctx: PassContext,
+  count: number,
+  batchSize: number,
+  make: MakeInputs,
+  consume: (start: number, end: number, values: Float32Array) => void,
+): Promise<void> {
+  return passes('forward', ctx, count, batchSize, make, consume);
 }
 
 /** Target logits of a few whole inputs (flat, n samples), batched like forwardPasses. */
