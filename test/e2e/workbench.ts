@@ -199,10 +199,13 @@ export async function openPalette(page: Page, text: string): Promise<void> {
   await input.fill(`>${text}`);
 }
 
-/** Picks the quick pick's row with `label` (e.g. the sample to explain). */
+/**
+ * Picks the quick pick's row with `label` (e.g. the sample to explain). Lists built from a
+ * workspace file search can take well over 30 s to fill on a machine loaded by other work.
+ */
 export async function pick(page: Page, label: string): Promise<void> {
   const row = page.locator('.quick-input-widget:visible .quick-input-list .monaco-list-row', { hasText: label }).first();
-  await row.waitFor();
+  await row.waitFor({ timeout: 90000 });
   await row.click();
 }
 
