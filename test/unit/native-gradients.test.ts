@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
@@ -27,7 +28,7 @@ const cases = OP_CASES.filter((c) => c.grad);
 /** Operators the gradient program has an adjoint for: each must be checked by at least one case. */
 const DIFFERENTIATED = [
   'Add', 'AveragePool', 'BatchNormalization', 'Cast', 'Clip', 'Concat', 'Conv', 'ConvTranspose', 'Div', 'Dropout', 'Elu',
-  'Flatten', 'Gemm', 'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'MatMul', 'MaxPool', 'Mul',
+  'Flatten', 'Gather', 'Gemm', 'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'MatMul', 'MaxPool', 'Mul',
   'Pad', 'ReduceMean', 'Relu', 'Reshape', 'Sigmoid', 'Slice', 'Softmax', 'Squeeze', 'Sub', 'Tanh', 'Transpose', 'Unsqueeze',
 ];
 
@@ -156,16 +157,39 @@ describe('models on ONNX Runtime against the same models on TensorFlow.js', () =
   }
 
   it('falls back to TensorFlow.js for a model without a gradient program, with the same result', async () => {
-    const model = await load('mlp');
-    const x = inputs('mlp', 2);
-    const ctx = { model, target: meta('mlp').target, pool: null };
+    // Opset 10 (the gradient programs need 11): x [N,1,4,4] -> Relu -> Flatten -> 16 logits.
+    const tensor = (name: string, dims: (number | string)[]) => ({
+      name,
+      type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    });
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lens-native-')), 'opset10.onnx');
+    fs.writeFileSync(
+      file,
+      encodeModelProto({
+        irVersion: 5,
+        opsetImport: [{ domain: '', version: 10 }],
+        graph: {
+          name: 'opset10',
+          node: [
+            { name: 'relu', opType: 'Relu', input: ['x'], output: ['r'] },
+            { name: 'flatten', opType: 'Flatten', input: ['r'], output: ['y'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+          ],
+          input: [tensor('x', ['N', 1, 4, 4])],
+          output: [tensor('y', ['N', 16])],
+        },
+      }),
+    );
+    const model = await loadModel(file);
+    const x = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
+    const ctx = { model, target: 5, pool: null };
     setNativeRuntime(false);
     const expected = await inputGradients(ctx, x, 2, 2);
     setNativeRuntime(true);
     const actual = await inputGradients(ctx, x, 2, 2);
     assert.equal(await model.native!()!.gradientReady(), false);
-    assert.match(model.native!()!.gradientUnsupported!, /node '\/Slice' \(Slice\)/);
+    assert.match(model.native!()!.gradientUnsupported!, /opset 10/);
     assert.deepEqual(actual, expected);
+    assert.deepEqual(Array.from(expected, (v, i) => (i % 16 === 5 && Math.sin(i) > 0 ? 1 : 0)), Array.from(expected));
     model.dispose();
     setNativeRuntime(false);
   });

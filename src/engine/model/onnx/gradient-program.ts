@@ -334,6 +334,8 @@ class BackwardBuilder {
         return this.softmax(node, dy);
       case 'Slice':
         return this.slice(node, dy);
+      case 'Gather':
+        return this.gather(node, dy);
       case 'ConvTranspose':
         return this.convTranspose(node, dy);
       case 'Add':
@@ -505,7 +507,23 @@ class BackwardBuilder {
     this.contribute(x, this.op('Mul', [y, this.op('Sub', [dy, dot])]));
   }
 
-  /** Unit-step slices: the gradient padded back with zeros. */
+  /**
+   * The adjoint of selecting `positions` (any order, repeats allowed) out of `n` along `axis`:
+   * a product with the constant 0/1 matrix E[k, positions[k]] along that axis, which sums
+   * repeated picks and leaves zeros elsewhere.
+   */
+  private scatterAlong(g: string, along: number, rank: number, positions: readonly number[], n: number): string {
+    const selection = new Float32Array(positions.length * n);
+    positions.forEach((p, k) => (selection[k * n + p] = 1));
+    const matrix = this.constFloat(selection, [positions.length, n]);
+    if (along === rank - 1) return this.op('MatMul', [g, matrix]);
+    const perm = [...Array(rank).keys()].filter((d) => d !== along).concat(along);
+    const inverse = perm.map((_, d) => perm.indexOf(d));
+    const moved = this.op('MatMul', [this.op('Transpose', [g], [ints('perm', perm)]), matrix]);
+    return this.op('Transpose', [moved], [ints('perm', inverse)]);
+  }
+
+  /** Slices with any steps (ONNX's clamping rules); a batch-axis slice only if it keeps everything. */
   private slice(node: NodeInfo, dy: string): void {
     const [x, startsName, endsName, axesName, stepsName] = node.inputs;
     const values = (name: string | undefined) => (name ? this.src.constant(name)?.values : undefined);
@@ -515,17 +533,43 @@ class BackwardBuilder {
     const shape = this.shape(x);
     const axes = Array.from(values(axesName) ?? starts.map((_, i) => i)).map((d) => normaliseAxis(d, shape.length));
     const steps = Array.from(values(stepsName) ?? axes.map(() => 1));
-    if (steps.some((t) => t !== 1) || axes.includes(0)) this.unsupported(node, 'steps other than 1 or a slice of the batch axis');
-    const pads = new Array(2 * shape.length).fill(0);
+    let g = dy;
     axes.forEach((d, i) => {
+      const step = steps[i];
+      if (d === 0) {
+        // int64 "to the end" saturates to int32 max when constants are read.
+        if (starts[i] !== 0 || ends[i] < 2147483647 || step !== 1) this.unsupported(node, 'a slice of the batch axis');
+        return;
+      }
       const n = shape[d];
-      const clamp = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
-      const begin = clamp(starts[i]);
-      const end = Math.max(begin, clamp(ends[i]));
-      pads[d] = begin;
-      pads[shape.length + d] = n - end;
+      const from = (v: number) => (v < 0 ? v + n : v);
+      const positions: number[] = [];
+      if (step > 0) {
+        const begin = Math.min(n, Math.max(0, from(starts[i])));
+        const end = Math.min(n, Math.max(0, from(ends[i])));
+        for (let p = begin; p < end; p += step) positions.push(p);
+      } else {
+        const begin = Math.min(n - 1, Math.max(-1, from(starts[i])));
+        const end = Math.min(n - 1, Math.max(-1, from(ends[i])));
+        for (let p = begin; p > end; p += step) positions.push(p);
+      }
+      g = this.scatterAlong(g, d, shape.length, positions, n);
     });
-    this.contribute(x, this.op('Pad', [dy, this.constInt64(pads)], [{ name: 'mode', type: 3, s: new TextEncoder().encode('constant') }]));
+    this.contribute(x, g);
+  }
+
+  /** Gather with constant indices (a scalar or a list) along a non-batch axis. */
+  private gather(node: NodeInfo, dy: string): void {
+    const [x, indicesName] = node.inputs;
+    const indices = this.src.constant(indicesName);
+    if (!indices || indices.shape.length > 1) this.unsupported(node, 'indices that are not a constant scalar or list');
+    const shape = this.shape(x);
+    const along = normaliseAxis(node.attrs.int('axis', 0), shape.length);
+    if (along === 0) this.unsupported(node, 'gathering along the batch axis');
+    const n = shape[along];
+    const positions = Array.from(indices.values, (v) => (v < 0 ? v + n : v));
+    const g = indices.shape.length === 0 ? this.unsqueeze(dy, along) : dy;
+    this.contribute(x, this.scatterAlong(g, along, shape.length, positions, n));
   }
 
   private gemm(node: NodeInfo, dy: string): void {
@@ -695,10 +739,14 @@ class BackwardBuilder {
     node.inputs.forEach((i, k) => this.contribute(i, parts[k]));
   }
 
+  /**
+   * Constant padding: the gradient cropped back. Reflect and edge padding: every padded position
+   * is a copy of an input position, so the gradient is a selection adjoint along each padded axis.
+   */
   private pad(node: NodeInfo, dy: string): void {
     const x = node.inputs[0];
     const mode = node.attrs.string('mode', 'constant');
-    if (mode !== 'constant') this.unsupported(node, `mode '${mode}'`);
+    if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') this.unsupported(node, `mode '${mode}'`);
     if (node.inputs[3]) this.unsupported(node, 'axes input');
     const padsConstant = this.src.opset >= 11 ? this.src.constant(node.inputs[1]) : undefined;
     const pads = this.src.opset >= 11 ? (padsConstant ? Array.from(padsConstant.values) : undefined) : node.attrs.ints('pads');
@@ -707,8 +755,18 @@ class BackwardBuilder {
     const r = shape.length;
     if (pads.some((p) => p < 0) || pads[0] !== 0 || pads[r] !== 0) this.unsupported(node, 'negative pads or pads on the batch axis');
     const axes = [...Array(r).keys()].slice(1);
-    const starts = axes.map((i) => pads[i]);
-    const ends = axes.map((i) => pads[i] + shape[i]);
-    this.contribute(x, this.op('Slice', [dy, this.constInt64(starts), this.constInt64(ends), this.constInt64(axes)]));
+    if (mode === 'constant') {
+      const starts = axes.map((i) => pads[i]);
+      const ends = axes.map((i) => pads[i] + shape[i]);
+      return this.contribute(x, this.op('Slice', [dy, this.constInt64(starts), this.constInt64(ends), this.constInt64(axes)]));
+    }
+    let g = dy;
+    for (const d of axes.filter((i) => pads[i] > 0 || pads[r + i] > 0)) {
+      const n = shape[d];
+      const source = (i: number) => (mode === 'edge' ? Math.min(n - 1, Math.max(0, i)) : i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
+      const positions = Array.from({ length: n + pads[d] + pads[r + d] }, (_, o) => source(o - pads[d]));
+      g = this.scatterAlong(g, d, r, positions, n);
+    }
+    this.contribute(x, g);
   }
 }
