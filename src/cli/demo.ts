@@ -2,7 +2,6 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MethodOptions } from '../engine/attribution/method';
-import { BACKENDS, initBackend } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { readSidecar } from '../engine/data/sidecar';
 import { InputError } from '../engine/errors';
@@ -12,7 +11,7 @@ import { renderAttribution } from '../engine/render/attribution-image';
 import { encodePng } from '../engine/render/png';
 import type { MethodSettings } from '../protocol/engine';
 import { runName } from '../protocol/views/explain';
-import { oneOf } from './options';
+import { startBackend } from './options';
 import { defaultRuns, writeReport } from './report';
 
 export const DEMO_HELP = `Usage: attribution-lens demo [--out DIR] [--backend B]
@@ -56,8 +55,7 @@ export async function runDemo(argv: string[], signal: AbortSignal): Promise<void
     return;
   }
   const modelFile = path.resolve(__dirname, '..', 'examples', 'mnist', 'digit_cnn.onnx');
-  const backend = await initBackend(oneOf('backend', values.backend, ['auto', ...BACKENDS]));
-  process.stderr.write(`backend: ${backend}\n`);
+  const backend = await startBackend(values.backend);
   const sidecar = await readSidecar(modelFile);
   if (!sidecar?.samples) throw new InputError(`${modelFile}: the example's sidecar names no samples folder`);
   const samples = (await fs.readdir(sidecar.samples)).filter((f) => f.endsWith('.png')).sort();

@@ -6,7 +6,7 @@ import type { AttributionResult, MethodOptions } from '../engine/attribution/met
 import { positiveInteger } from '../engine/attribution/common';
 import { QUADRATURE_RULES } from '../engine/attribution/quadrature';
 import { attribute, getMethod, methodIds } from '../engine/attribution/registry';
-import { BACKENDS, initBackend } from '../engine/backend';
+import { BACKENDS } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { parseNpy, toFloat32 } from '../engine/data/npy';
 import { readUserFile } from '../engine/data/read-file';
@@ -25,7 +25,7 @@ import {
 import { classLabel, defaultGradcamLayer, predict } from '../engine/explain';
 import { loadModel } from '../engine/model/load';
 import type { Model } from '../engine/model/model';
-import { oneOf, parseNumber, parsePair } from './options';
+import { parseNumber, parsePair, startBackend } from './options';
 import { progressReporter } from './progress';
 import { alignment } from '../engine/manifold/alignment';
 import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
@@ -424,8 +424,7 @@ export async function runEvaluate(argv: string[], signal: AbortSignal): Promise<
     metric.checkMethod?.(id);
   }
   if (methods !== undefined && new Set(methods).size !== methods.length) throw new InputError('--methods lists a method twice');
-  const backend = await initBackend(oneOf('backend', values.backend as string | undefined, ['auto', ...BACKENDS] as const) ?? 'auto');
-  process.stderr.write(`backend: ${backend}\n`);
+  const backend = await startBackend(values.backend as string | undefined);
 
   const model = await loadModel(values.model as string);
   if (dataset) {

@@ -6,7 +6,7 @@ import { NOISE_TYPES } from '../engine/attribution/noise-tunnel';
 import { QUADRATURE_RULES } from '../engine/attribution/quadrature';
 import type { MethodOptions } from '../engine/attribution/method';
 import { methodIds } from '../engine/attribution/registry';
-import { BACKENDS, initBackend } from '../engine/backend';
+import { BACKENDS } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { encodeNpy, parseNpy, toFloat32 } from '../engine/data/npy';
 import { readUserFile } from '../engine/data/read-file';
@@ -16,7 +16,7 @@ import { loadModel } from '../engine/model/load';
 import type { Model } from '../engine/model/model';
 import { renderAttribution } from '../engine/render/attribution-image';
 import { encodePng } from '../engine/render/png';
-import { oneOf, parseList, parseNumber, parsePair } from './options';
+import { oneOf, parseList, parseNumber, parsePair, startBackend } from './options';
 import { progressReporter } from './progress';
 import { manifoldForDataset } from '../engine/manifold/dataset-manifold';
 
@@ -174,8 +174,7 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<v
       throw new InputError(`${out}: --out must end in ${OUT_FORMATS.join(', ')}`);
     }
   }
-  const backend = await initBackend(oneOf('backend', values.backend, ['auto', ...BACKENDS]));
-  process.stderr.write(`backend: ${backend}\n`);
+  const backend = await startBackend(values.backend);
 
   const model = await loadModel(values.model);
   const input = await loadInput(values.input, model);

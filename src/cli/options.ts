@@ -1,4 +1,6 @@
+import { BACKENDS, initBackend, type BackendName } from '../engine/backend';
 import { InputError } from '../engine/errors';
+import { nativeRuntimeName } from '../engine/native/runtime';
 
 /** "4x4" or "4" (square) -> [4, 4]. */
 export function parsePair(name: string, value: string | undefined): [number, number] | undefined {
@@ -32,4 +34,15 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
 export function parseList(name: string, value: string | undefined): number[] | undefined {
   if (value === undefined) return undefined;
   return value.split(',').map((part) => parseNumber(name, part.trim())!);
+}
+
+/**
+ * Starts the `--backend` given (default auto) and says on stderr what runs: the TensorFlow.js
+ * backend, and ONNX Runtime when the CLI enabled it and it is installed.
+ */
+export async function startBackend(value: string | undefined): Promise<BackendName> {
+  const backend = await initBackend(oneOf('backend', value, ['auto', ...BACKENDS]) ?? 'auto');
+  const native = nativeRuntimeName();
+  process.stderr.write(`backend: ${backend}${native ? ` (ONNX models' plain gradients and forward passes: ${native})` : ''}\n`);
+  return backend;
 }

@@ -2,7 +2,6 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { METHODS } from '../engine/attribution/registry';
-import { BACKENDS, initBackend } from '../engine/backend';
 import { InputError } from '../engine/errors';
 import type { MethodSettings } from '../protocol/engine';
 import type { PanelView } from '../protocol/panels';
@@ -11,7 +10,7 @@ import { manifoldView, type AlignmentResultJson } from '../protocol/views/manifo
 import { sanityView, type DataRandomizationJson, type SanityJson } from '../protocol/views/sanity';
 import { sensitivityView, type SensitivityJson } from '../protocol/views/sensitivity';
 import { EngineService, type RequestContext } from '../worker/engine-service';
-import { oneOf } from './options';
+import { startBackend } from './options';
 import { progressReporter } from './progress';
 import { readReportBundle, reportHtml } from './report-html';
 
@@ -119,8 +118,7 @@ export async function runReport(argv: string[], signal: AbortSignal): Promise<vo
   const inputs = [...(values.input ?? []), ...positionals];
   if (inputs.length === 0) throw new InputError('report needs --input (one or more images or .npy arrays)');
   const runs = values.methods?.split(',').map((m) => ({ method: m.trim() }));
-  const backend = await initBackend(oneOf('backend', values.backend, ['auto', ...BACKENDS]));
-  process.stderr.write(`backend: ${backend}\n`);
+  const backend = await startBackend(values.backend);
   const written = await writeReport({
     model: values.model,
     inputs,

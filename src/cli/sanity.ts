@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MethodOptions } from '../engine/attribution/method';
 import { getMethod, methodIds } from '../engine/attribution/registry';
-import { BACKENDS, initBackend } from '../engine/backend';
+import { BACKENDS } from '../engine/backend';
 import { loadInput } from '../engine/data/input';
 import { InputError } from '../engine/errors';
 import {
@@ -14,7 +14,7 @@ import {
   type SanityResult,
 } from '../engine/evaluation/sanity';
 import { loadModel } from '../engine/model/load';
-import { oneOf, parseNumber } from './options';
+import { oneOf, parseNumber, startBackend } from './options';
 import { loadIdxDataset, loadImageFolder } from '../engine/data/dataset';
 import { dataRandomizationCheck } from '../engine/evaluation/data-randomization';
 import type { Model } from '../engine/model/model';
@@ -136,8 +136,7 @@ export async function runSanity(argv: string[], signal: AbortSignal): Promise<vo
   }
   const includeMaps = values['no-maps'] ? false : values.maps ? true : undefined;
 
-  const backend = await initBackend(oneOf('backend', values.backend, ['auto', ...BACKENDS]));
-  process.stderr.write(`backend: ${backend}\n`);
+  const backend = await startBackend(values.backend);
   const model = await loadModel(values.model);
   if (dataset) {
     const run = {
@@ -236,8 +235,7 @@ async function runDataRandomization(values: SanityFlags, methods: string[], sign
   const threshold = parseNumber('threshold', str('threshold'));
   const samples = parseNumber('train-samples', str('train-samples'), true) ?? 1000;
   const epochs = parseNumber('epochs', str('epochs'), true) ?? 30;
-  const backend = await initBackend(oneOf('backend', str('backend'), ['auto', ...BACKENDS]));
-  process.stderr.write(`backend: ${backend}\n`);
+  const backend = await startBackend(str('backend'));
   const model = await loadModel(str('model')!);
   const cleanup: (() => void)[] = [() => model.dispose()];
   try {
