@@ -61,7 +61,7 @@ export async function reportSections(service: EngineService, options: ReportOpti
   const { model, signal } = options;
   const runs = options.runs ?? defaultRuns();
   const sections: PanelView[] = [];
-  const context = (label: string): RequestContext => ({ signal, transfer: [], onProgress: (done, total) => options.onProgress?.(label, done, total) });
+  const context = (label: string): RequestContext => ({ signal, onProgress: (done, total) => options.onProgress?.(label, done, total) });
   for (const input of options.inputs) {
     const name = path.basename(input);
     const title = (what: string): string => `${what} · ${path.basename(model)} · ${name}`;

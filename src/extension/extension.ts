@@ -40,7 +40,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   let settings: Settings = readSettings();
   const current = (): Settings => settings;
 
-  const host = new EngineHost(context.asAbsolutePath('dist/engine-worker.js'), log, settings.backend, [context.globalStorageUri.fsPath], settings.engineWorkers);
+  const host = new EngineHost(context.asAbsolutePath('dist/engine-worker.js'), log, settings.backend, [context.globalStorageUri.fsPath], settings.engineWorkers, settings.nativeRuntime);
   const explanations = new ExplainCache(host, settings.cacheSize, {
     storageDir: path.join(context.globalStorageUri.fsPath, 'results'),
     log: (message) => log.warn(message),
@@ -93,6 +93,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       if (!e.affectsConfiguration(SECTION)) return;
       settings = readSettings();
       host.setBackend(settings.backend);
+      host.setNativeRuntime(settings.nativeRuntime);
       explanations.setCapacity(settings.cacheSize);
       if (e.affectsConfiguration(`${SECTION}.sampleFolders`)) refreshModels();
       log.info('settings changed');

@@ -23,6 +23,8 @@ export interface Settings {
   sanityMethods: string[];
   /** Engine pool workers for batched passes; 0 keeps the engine on one thread. */
   engineWorkers: number;
+  /** ONNX Runtime for ONNX models' plain gradients and forward passes, when installed. */
+  nativeRuntime: boolean;
 }
 
 export function readSettings(): Settings {
@@ -40,6 +42,7 @@ export function readSettings(): Settings {
     liveSanity: c.get<boolean>('liveSanity', false),
     sanityMethods: c.get<string[]>('sanityMethods', []),
     engineWorkers: c.get<number>('engineWorkers', 0),
+    nativeRuntime: c.get<boolean>('nativeRuntime', true),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
- * The typed RPC between the extension host and the engine worker (a worker_threads Worker running
+ * The typed RPC between the extension host and the engine worker (a child process running
  * dist/engine-worker.js). The host sends requests; the worker answers each with exactly one
- * result or error, and may send progress events for it before. Every message is plain JSON
- * (typed arrays and PNG bytes travel as transferable ArrayBuffers inside it).
+ * result or error, and may send progress events for it before. Messages are plain data, with
+ * typed arrays and PNG bytes as ArrayBuffers inside (the IPC channel's 'advanced' serialization).
  */
 
 export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -155,9 +155,10 @@ export interface ExplainResult {
 export type HostMessage =
   /**
    * `workers`: engine pool workers for the model passes (src/engine/parallel), a number (0 or 1:
-   * none, the default) or 'auto' (one per core when there are several).
+   * none, the default) or 'auto' (one per core when there are several). `nativeRuntime`: ONNX
+   * Runtime for ONNX models' plain gradients and forward passes when installed (src/engine/native).
    */
-  | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[]; workers?: number | 'auto' }
+  | { type: 'init'; backend: BackendChoice; nativeModulePaths?: string[]; workers?: number | 'auto'; nativeRuntime?: boolean }
   | { [K in RequestKind]: { type: 'request'; id: number; kind: K; params: EngineRequests[K]['params'] } }[RequestKind]
   | { type: 'cancel'; id: number }
   /** Test hook: the worker throws an uncaught error at once, as a crash would (crash-recovery tests). */
@@ -170,7 +171,9 @@ export type WorkerMessage =
   | { type: 'initError'; message: string; kind: 'input' | 'internal' }
   | { type: 'progress'; id: number; done: number; total: number; label?: string }
   | { type: 'result'; id: number; result: unknown }
-  | { type: 'error'; id: number; message: string; kind: 'input' | 'cancelled' | 'internal' };
+  | { type: 'error'; id: number; message: string; kind: 'input' | 'cancelled' | 'internal' }
+  /** An uncaught error: the engine process exits right after sending it. */
+  | { type: 'fatal'; message: string };
 
 /** Type guard for messages arriving from the worker (the host validates what it receives). */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
@@ -180,6 +183,7 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
     case 'ready':
       return typeof (value as { backend?: unknown }).backend === 'string';
     case 'initError':
+    case 'fatal':
       return typeof (value as { message?: unknown }).message === 'string';
     case 'progress':
     case 'result':

@@ -14,8 +14,11 @@
  * Crashes: if the worker exits or throws unexpectedly, the running request rejects with
  * "engine worker stopped: <reason>" (EngineError 'crashed') and the next request starts a
  * fresh worker.
+ *
+ * The worker is a child process (see engine-worker.ts for why not a thread), forked with an IPC
+ * channel using structured-clone serialization so ArrayBuffers arrive as ArrayBuffers.
  */
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import {
   isWorkerMessage,
   type BackendChoice,
@@ -73,15 +76,16 @@ export interface EngineClientOptions {
   cancelTimeoutMs?: number;
   /** Receives the worker's stdout and stderr lines (default: they go to this process's). */
   log?: (line: string) => void;
-  resourceLimits?: ResourceLimits;
   /** Folders where optional native backends were installed (their node_modules), e.g. the extension's global storage. */
   nativeModulePaths?: string[];
   /**
-   * Engine pool workers the engine worker starts (nested worker threads, on first use) to run
+   * Engine pool workers the engine process starts (worker threads, on first use) to run
    * the chunks of batched passes in parallel: a number (0 or 1: none, the default) or 'auto'
    * (one per core). Pays only on a single-core backend (wasm, cpu) with several free cores.
    */
   workers?: number | 'auto';
+  /** ONNX Runtime for ONNX models' plain gradients and forward passes, when installed (default off). */
+  nativeRuntime?: boolean;
 }
 
 interface Pending {
@@ -99,7 +103,7 @@ interface Pending {
 }
 
 interface WorkerHandle {
-  worker: Worker;
+  worker: ChildProcess;
   backendChoice: BackendChoice;
   ready: Promise<string>;
   /** Terminated on purpose: its exit is no crash. */
@@ -195,7 +199,7 @@ export class EngineClient {
 
   /** Test hook: makes the worker throw an uncaught error, as a crash would. */
   crashWorkerForTests(reason: string): void {
-    this.handle?.worker.postMessage({ type: 'crash', reason } satisfies HostMessage);
+    this.handle?.worker.send({ type: 'crash', reason } satisfies HostMessage);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -214,7 +218,7 @@ export class EngineClient {
         return;
       }
       next.posted = true;
-      handle.worker.postMessage({ type: 'request', id: next.id, kind: next.kind, params: next.params } as HostMessage);
+      handle.worker.send({ type: 'request', id: next.id, kind: next.kind, params: next.params } as HostMessage);
     } catch (err) {
       this.finish(next, err instanceof EngineError ? err : new EngineError('internal', (err as Error).message));
     }
@@ -241,7 +245,7 @@ export class EngineClient {
       return;
     }
     const handle = this.handle;
-    handle.worker.postMessage({ type: 'cancel', id: p.id } satisfies HostMessage);
+    handle.worker.send({ type: 'cancel', id: p.id } satisfies HostMessage);
     const timeout = this.options.cancelTimeoutMs ?? DEFAULT_CANCEL_TIMEOUT_MS;
     p.cancelTimer = setTimeout(() => {
       if (p.settled) return;
@@ -254,14 +258,17 @@ export class EngineClient {
   private worker(): WorkerHandle {
     if (this.handle) return this.handle;
     const log = this.options.log;
-    const worker = new Worker(this.workerScript, {
-      stdout: log !== undefined,
-      stderr: log !== undefined,
-      resourceLimits: this.options.resourceLimits,
+    const worker = fork(this.workerScript, [], {
+      stdio: log !== undefined ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+      // Not the host's flags (an inspector port, tsx hooks): the script stands alone.
+      execArgv: [],
+      // In VS Code the host's executable is Electron: run it as plain Node.
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     });
     this.workersStarted++;
     if (log) {
-      for (const stream of [worker.stdout, worker.stderr]) {
+      for (const stream of [worker.stdout!, worker.stderr!]) {
         let buffered = '';
         stream.setEncoding('utf8');
         stream.on('data', (chunk: string) => {
@@ -284,19 +291,17 @@ export class EngineClient {
         return;
       }
       if (message.type === 'ready') readyCallbacks.resolve(message.backend);
+      else if (message.type === 'fatal') handle.lastError = new Error(message.message);
       else if (message.type === 'initError') {
         readyCallbacks.reject(new EngineError(message.kind, message.message));
         this.stop(handle);
       } else this.onMessage(message);
     });
     worker.on('error', (err) => {
-      handle.lastError = err;
+      handle.lastError ??= err;
     });
-    worker.on('messageerror', (err) => {
-      handle.lastError = err;
-    });
-    worker.on('exit', (code) => {
-      const reason = handle.lastError?.message ?? `exit code ${code}`;
+    worker.on('exit', (code, signal) => {
+      const reason = handle.lastError?.message ?? (signal ? `signal ${signal}` : `exit code ${code}`);
       readyCallbacks.reject(new EngineError('crashed', `engine worker stopped: ${reason}`));
       if (this.handle === handle) this.handle = undefined;
       if (handle.stopping) return;
@@ -304,11 +309,12 @@ export class EngineClient {
       const running = this.running;
       if (running?.posted) this.finish(running, new EngineError('crashed', `engine worker stopped: ${reason}`));
     });
-    worker.postMessage({
+    worker.send({
       type: 'init',
       backend: this.backendChoice,
       nativeModulePaths: this.options.nativeModulePaths,
       ...(this.options.workers !== undefined ? { workers: this.options.workers } : {}),
+      ...(this.options.nativeRuntime ? { nativeRuntime: true } : {}),
     } satisfies HostMessage);
     return handle;
   }
@@ -316,10 +322,10 @@ export class EngineClient {
   private stop(handle: WorkerHandle): void {
     handle.stopping = true;
     if (this.handle === handle) this.handle = undefined;
-    void handle.worker.terminate();
+    handle.worker.kill('SIGKILL');
   }
 
-  private onMessage(message: Exclude<WorkerMessage, { type: 'ready' | 'initError' }>): void {
+  private onMessage(message: Exclude<WorkerMessage, { type: 'ready' | 'initError' | 'fatal' }>): void {
     const p = this.running;
     if (!p || p.id !== message.id) {
       // A waiting request cancelled in the worker, or an answer after the request was settled.

@@ -35,12 +35,10 @@ import type {
   RequestKind,
 } from '../protocol/engine';
 
-/** What a handler gets besides its params: progress reporting, cancellation, transferables. */
+/** What a handler gets besides its params: progress reporting and cancellation. */
 export interface RequestContext {
   signal: AbortSignal;
   onProgress(done: number, total: number, label?: string): void;
-  /** ArrayBuffers of the result to transfer rather than copy. */
-  transfer: ArrayBuffer[];
 }
 
 interface CachedModel {
@@ -67,14 +65,14 @@ function cancelIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new CancelledError();
 }
 
-/** A copy of the bytes in an ArrayBuffer of their own (transferable, nothing else in it). */
+/** A copy of the bytes in an ArrayBuffer of their own (nothing else in it: a view into the wasm heap would send the whole heap). */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return copy.buffer;
 }
 
-/** The bytes of a float32 array in an ArrayBuffer of their own (transferable). */
+/** The bytes of a float32 array in an ArrayBuffer of their own. */
 function floatBuffer(values: Float32Array): ArrayBuffer {
   return ownBuffer(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
@@ -262,11 +260,9 @@ export class EngineService {
               const map = attributionMap(model, input, result.attribution);
               const signed = floatBuffer(map.signed);
               const absolute = floatBuffer(map.absolute);
-              ctx.transfer.push(signed, absolute);
               methods.push({ method: result.method, map: { height: map.height, width: map.width, signed, absolute }, ms: result.attributionMs, ...delta });
             } else {
               const png = ownBuffer(encodePng(renderAttribution(model, input, result.attribution, params.opacity)));
-              ctx.transfer.push(png);
               methods.push({ method: result.method, png, ms: result.attributionMs, ...delta });
             }
           } finally {
@@ -283,7 +279,6 @@ export class EngineService {
       if (output === 'map') {
         const display = inputToDisplay(input.dataSync() as Float32Array, model.input);
         image = { width: display.width, height: display.height, rgba: ownBuffer(display.data) };
-        ctx.transfer.push(image.rgba);
       }
       return {
         model: model.path,

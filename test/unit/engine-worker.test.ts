@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import { EngineClient, EngineError } from '../../src/worker/engine-client';
-import { REPO } from './helpers/fixtures';
+import { relativeL2, REPO } from './helpers/fixtures';
 
 const MODEL = path.join(REPO, 'examples', 'mnist', 'digit_cnn.onnx');
 const SAMPLE = path.join(REPO, 'examples', 'mnist', 'samples', 'digit_7.png');
@@ -271,5 +271,32 @@ describe('engine worker', () => {
     assert.equal((await rejection(first)).kind, 'disposed');
     assert.equal((await rejection(second)).kind, 'disposed');
     assert.equal((await rejection(engine.request('describeModel', { model: MODEL }))).kind, 'disposed');
+  });
+
+  it('runs ONNX models\' plain passes on ONNX Runtime when asked, with the TensorFlow.js result', async () => {
+    const request = { model: MODEL, input: SAMPLE, output: 'map' as const, methods: [{ method: 'integrated_gradients', steps: 32 }] };
+    const plain = await client().request('explain', request);
+    const native = client({ nativeRuntime: true });
+    assert.match(await native.start('wasm'), /^wasm \+ onnxruntime \d/);
+    const fast = await native.request('explain', request);
+    const [a, b] = [new Float32Array(plain.methods[0].map!.signed), new Float32Array(fast.methods[0].map!.signed)];
+    assert.ok(relativeL2(b, a) < 1e-4, `relative L2 ${relativeL2(b, a)}`);
+    assert.ok(Math.abs(fast.methods[0].delta! - plain.methods[0].delta!) < 1e-4);
+  });
+
+  it('kills an engine stuck in an ONNX Runtime run without harming this process', async () => {
+    // ONNX Runtime aborts the process hosting a thread terminated mid-run: the engine is a
+    // process of its own, so a stuck cancellation kills only it.
+    const engine = client({ nativeRuntime: true, cancelTimeoutMs: 5 });
+    await engine.start('wasm');
+    const controller = new AbortController();
+    const { reached, onProgress } = firstProgress();
+    const long = engine.request('explain', LONG, { signal: controller.signal, onProgress });
+    await reached;
+    await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    assert.match((await rejection(long)).message, /did not stop within 5 ms/);
+    assert.equal((await engine.request('describeModel', { model: MODEL })).numClasses, 10);
+    assert.equal(engine.workerCount, 2);
   });
 });

@@ -185,7 +185,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
 }
 
 describe('engine service reuse', () => {
-  const context = (): RequestContext => ({ signal: new AbortController().signal, onProgress: () => {}, transfer: [] });
+  const context = (): RequestContext => ({ signal: new AbortController().signal, onProgress: () => {} });
 
   test('a model and a sample forward pass are reused across requests, reloaded when the model file or its sidecar changes', async () => {
     await initBackend('wasm');

@@ -174,7 +174,7 @@ describe('Explain panel (headless Chromium)', () => {
     const methods = [{ method: 'input_x_gradient' }, { method: 'integrated_gradients' }, { method: 'gradcam' }];
     const model = path.join(ROOT, 'examples', 'mnist', 'digit_cnn.onnx');
     const input = path.join(ROOT, 'examples', 'mnist', 'samples', 'digit_7.png');
-    const result = await service.handle('explain', { model, input, methods, output: 'map', topK: 3 }, { signal: new AbortController().signal, onProgress: () => {}, transfer: [] });
+    const result = await service.handle('explain', { model, input, methods, output: 'map', topK: 3 }, { signal: new AbortController().signal, onProgress: () => {} });
     service.dispose();
     const view = explainView(result, methods, 'digit_cnn.onnx · digit_7.png');
     assert.ok(isPanelView(view, 'explain'));

@@ -347,7 +347,7 @@ describe('Sanity panel (headless Chromium)', () => {
     before(async () => {
       await initBackend('wasm');
       const service = new EngineService();
-      const ctx = () => ({ signal: new AbortController().signal, onProgress: () => {}, transfer: [] as ArrayBuffer[] });
+      const ctx = () => ({ signal: new AbortController().signal, onProgress: () => {} });
       result = (await service.handle('sanity', { model: MODEL, input: INPUT }, ctx())) as SanityJson;
       data = (await service.handle('dataRandomization', { model: MODEL, input: INPUT, compareModel: COMPARE }, ctx())) as DataRandomizationJson;
       service.evict();

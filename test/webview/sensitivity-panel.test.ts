@@ -203,7 +203,7 @@ describe('Sensitivity-n panel (headless Chromium)', () => {
     before(async () => {
       await initBackend('wasm');
       const service = new EngineService();
-      json = (await service.handle('sensitivityN', { model: MODEL, input: INPUT }, { signal: new AbortController().signal, onProgress: () => {}, transfer: [] })) as SensitivityJson;
+      json = (await service.handle('sensitivityN', { model: MODEL, input: INPUT }, { signal: new AbortController().signal, onProgress: () => {} })) as SensitivityJson;
       service.evict();
       const methodLabels = Object.fromEntries(json.methods!.map((id) => [id, getMethod(id).label]));
       view = sensitivityView(json, { methodLabels, targetLabel: String(json.target) });

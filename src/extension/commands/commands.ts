@@ -18,7 +18,7 @@ import type { PanelRuns } from '../panels/panel-runs';
 import { sanityView, type DataRandomizationJson, type SanityJson } from '../../protocol/views/sanity';
 import { sensitivityView, type SensitivityJson } from '../../protocol/views/sensitivity';
 import { manifoldView, type AlignmentResultJson } from '../../protocol/views/manifold';
-import { installNativeBackend, NATIVE_PACKAGES, type NativeBackend } from '../engine/native-backend';
+import { installNativePackage, NATIVE_PACKAGES, type NativePackage } from '../engine/native-backend';
 import { methodSettings, type Settings } from '../settings';
 
 export interface CommandDeps {
@@ -272,24 +272,25 @@ export class Commands {
   }
 
   /**
-   * Installs a native TensorFlow backend with npm into the global storage (the .vsix cannot ship
-   * it: its install downloads libtensorflow), then selects it; the engine restarts with it.
+   * Installs a native package with npm into the global storage (the .vsix cannot ship it): a
+   * TensorFlow backend, then selected (its install downloads libtensorflow), or ONNX Runtime, then
+   * used for ONNX models' plain passes; the engine restarts with it.
    */
   async installNativeBackend(): Promise<void> {
     requireTrust();
     const choice = await vscode.window.showQuickPick(
-      NATIVE_CHOICES.map((c) => ({ label: c.label, detail: c.detail, backend: c.backend })),
+      NATIVE_CHOICES.map((c) => ({ label: c.label, detail: c.detail, which: c.which })),
       { title: vscode.l10n.t('Install a faster backend for Attribution Lens') },
     );
     if (!choice) return;
     await fs.mkdir(this.d.globalStorage, { recursive: true });
     const installed = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Installing {0}', NATIVE_PACKAGES[choice.backend]), cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Installing {0}', NATIVE_PACKAGES[choice.which]), cancellable: true },
       async (progress, token) => {
         const controller = new AbortController();
         const sub = token.onCancellationRequested(() => controller.abort());
         try {
-          await installNativeBackend(this.d.globalStorage, choice.backend, {
+          await installNativePackage(this.d.globalStorage, choice.which, {
             signal: controller.signal,
             log: (line) => {
               this.d.log.info(`[npm] ${line}`);
@@ -307,15 +308,23 @@ export class Commands {
       },
     );
     if (!installed) return;
-    await vscode.workspace.getConfiguration('attributionLens').update('backend', choice.backend, vscode.ConfigurationTarget.Global);
-    void vscode.window.showInformationMessage(vscode.l10n.t('{0} installed: the engine now runs on it.', NATIVE_PACKAGES[choice.backend]));
+    const config = vscode.workspace.getConfiguration('attributionLens');
+    if (choice.which === 'onnxruntime') {
+      if (!config.get<boolean>('nativeRuntime', true)) await config.update('nativeRuntime', true, vscode.ConfigurationTarget.Global);
+      this.d.host.restart();
+      void vscode.window.showInformationMessage(vscode.l10n.t('{0} installed: ONNX models now run their gradients and forward passes on it.', NATIVE_PACKAGES[choice.which]));
+      return;
+    }
+    await config.update('backend', choice.which, vscode.ConfigurationTarget.Global);
+    void vscode.window.showInformationMessage(vscode.l10n.t('{0} installed: the engine now runs on it.', NATIVE_PACKAGES[choice.which]));
   }
 }
 
-/** The native backends the installer offers, fastest first. */
-const NATIVE_CHOICES: { backend: NativeBackend; label: string; detail: string }[] = [
-  { backend: 'tensorflow-gpu', label: 'TensorFlow GPU (CUDA)', detail: '@tensorflow/tfjs-node-gpu: needs an NVIDIA GPU with CUDA' },
-  { backend: 'tensorflow', label: 'TensorFlow CPU', detail: '@tensorflow/tfjs-node: native, multi-threaded' },
+/** The native packages the installer offers. */
+const NATIVE_CHOICES: { which: NativePackage; label: string; detail: string }[] = [
+  { which: 'onnxruntime', label: 'ONNX Runtime (CPU)', detail: 'onnxruntime-node: gradients and forward passes of ONNX models on all cores; from npm alone' },
+  { which: 'tensorflow-gpu', label: 'TensorFlow GPU (CUDA)', detail: '@tensorflow/tfjs-node-gpu: needs an NVIDIA GPU with CUDA' },
+  { which: 'tensorflow', label: 'TensorFlow CPU', detail: '@tensorflow/tfjs-node: native, multi-threaded' },
 ];
 
 /** Engine commands say why they do nothing in an untrusted workspace before asking the user anything. */

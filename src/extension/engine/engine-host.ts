@@ -39,8 +39,10 @@ export class EngineHost implements vscode.Disposable {
     private readonly nativeModulePaths: string[] = [],
     /** Engine pool workers for batched passes (attributionLens.engineWorkers); 0: none. */
     workers = 0,
-    private readonly createClient: (script: string, log: (line: string) => void) => EngineApi = (script, logLine) =>
-      new EngineClient(script, { log: logLine, maxQueue: 8, nativeModulePaths, ...(workers > 0 ? { workers } : {}) }),
+    /** ONNX Runtime for ONNX models' plain passes when installed (attributionLens.nativeRuntime). */
+    private nativeRuntime = true,
+    private readonly createClient: (script: string, log: (line: string) => void, nativeRuntime: boolean) => EngineApi = (script, logLine, native) =>
+      new EngineClient(script, { log: logLine, maxQueue: 8, nativeModulePaths, nativeRuntime: native, ...(workers > 0 ? { workers } : {}) }),
   ) {
     this.backend = backend;
   }
@@ -57,10 +59,22 @@ export class EngineHost implements vscode.Disposable {
     this.started = undefined;
   }
 
+  /** Turns ONNX Runtime on or off; a running engine is stopped and the next request starts one with it. */
+  setNativeRuntime(on: boolean): void {
+    if (on === this.nativeRuntime) return;
+    this.nativeRuntime = on;
+    this.restart();
+  }
+
+  /** Stops the engine (its requests reject); the next request starts a new one, which sees newly installed packages. */
+  restart(): void {
+    this.dispose();
+  }
+
   /** The started client (starting it on first use). */
   async engine(): Promise<EngineApi> {
     if (!vscode.workspace.isTrusted) throw new UntrustedWorkspaceError();
-    if (!this.client) this.client = this.createClient(this.workerScript, (line) => this.log.info(`[worker] ${line}`));
+    if (!this.client) this.client = this.createClient(this.workerScript, (line) => this.log.info(`[worker] ${line}`), this.nativeRuntime);
     if (!this.started) {
       const t0 = performance.now();
       const backend = this.backend;
