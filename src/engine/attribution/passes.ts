@@ -123,32 +123,23 @@ async function passes(
   return batches(ctx, count, batchSize, make, (data, n) => onBackend(ctx.model, data, n, f), consume);
 }
 
+/** ctx, count, batchSize, make, consume: the arguments of gradientPasses and forwardPasses. */
+type PassArguments = [ctx: PassContext, count: number, batchSize: number, make: MakeInputs, consume: (start: number, end: number, values: Float32Array) => void];
+
 /**
  * Gradients of logits[:, target] for `count` inputs, `batchSize` per backward pass.
  * `consume(start, end, grads)` receives the gradients of inputs start..end-1 (flat).
  */
-export function gradientPasses(
-  ctx: PassContext,
-  count: number,
-  batchSize: number,
-  make: MakeInputs,
-  consume: (start: number, end: number, grads: Float32Array) => void,
-): Promise<void> {
-  return passes('gradient', ctx, count, batchSize, make, consume);
+export function gradientPasses(...args: PassArguments): Promise<void> {
+  return passes('gradient', ...args);
 }
 
 /**
  * logits[:, target] for `count` inputs, `batchSize` per forward pass.
  * `consume(start, end, values)` receives the target logits of inputs start..end-1.
  */
-export function forwardPasses(
-  ctx: PassContext,
-  count: number,
-  batchSize: number,
-  make: MakeInputs,
-  consume: (start: number, end: number, values: Float32Array) => void,
-): Promise<void> {
-  return passes('forward', ctx, count, batchSize, make, consume);
+export function forwardPasses(...args: PassArguments): Promise<void> {
+  return passes('forward', ...args);
 }
 
 /** Target logits of a few whole inputs (flat, n samples), batched like forwardPasses. */
