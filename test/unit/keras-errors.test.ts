@@ -1,34 +1,22 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../../src/engine/backend';
-import { InputError } from '../../src/engine/errors';
 import { findModelFiles } from '../../src/engine/model/discover';
 import { inspectModel } from '../../src/engine/model/inspect';
 import { loadModel } from '../../src/engine/model/load';
 import { isModelFile } from '../../src/extension/models/model-files';
-import { FIXTURES } from './helpers/fixtures';
+import { FIXTURES, tempDir } from './helpers/fixtures';
+import { rejectsWith } from './helpers/errors';
 
 const KERAS = path.join(FIXTURES, 'keras');
 
-async function rejectsWith(promise: Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof InputError, `expected an InputError, got ${String(err)}`);
-    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-    for (const p of patterns) assert.match(err.message, p);
-    return true;
-  });
-}
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'lens-keras-'));
-}
 
 /** A copy of the seq_cnn TF.js model whose config is changed by `edit`. */
 function editedTfjs(edit: (layers: Record<string, unknown>[]) => void, withWeights = true): string {
-  const dir = tempDir();
+  const dir = tempDir('lens-keras-');
   const source = path.join(KERAS, 'seq_cnn_tfjs');
   const json = JSON.parse(fs.readFileSync(path.join(source, 'model.json'), 'utf8'));
   edit(json.modelTopology.model_config.config.layers);
@@ -39,7 +27,7 @@ function editedTfjs(edit: (layers: Record<string, unknown>[]) => void, withWeigh
 
 /** A TF.js GraphModel of the given nodes (no weights). */
 function graphJson(nodes: object[]): string {
-  const file = path.join(tempDir(), 'model.json');
+  const file = path.join(tempDir('lens-keras-'), 'model.json');
   fs.writeFileSync(file, JSON.stringify({ format: 'graph-model', modelTopology: { node: nodes }, weightsManifest: [] }));
   return file;
 }
@@ -64,7 +52,7 @@ describe('Keras and TF.js model errors name the file and the problem', () => {
   });
 
   it('files that are not what their extension says', async () => {
-    const dir = tempDir();
+    const dir = tempDir('lens-keras-');
     fs.writeFileSync(path.join(dir, 'text.keras'), 'not a zip');
     await rejectsWith(loadModel(path.join(dir, 'text.keras')), /text\.keras: not a \.keras archive/);
     fs.writeFileSync(path.join(dir, 'cut.h5'), fs.readFileSync(path.join(KERAS, 'seq_cnn.h5')).subarray(0, 600));

@@ -1,32 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../../src/engine/backend';
 import { loadInput } from '../../src/engine/data/input';
-import { InputError } from '../../src/engine/errors';
 import { loadModel } from '../../src/engine/model/load';
 import { inspectOnnx } from '../../src/engine/model/onnx/inspect';
-import { FIXTURES, REPO } from './helpers/fixtures';
+import { FIXTURES, REPO, tempDir } from './helpers/fixtures';
+import { rejectsWith } from './helpers/errors';
 
 const OPS_DIR = path.join(FIXTURES, 'ops');
 const DIGIT_CNN = path.join(REPO, 'examples', 'mnist', 'digit_cnn.onnx');
 
-/** Asserts `promise` rejects with one InputError line matching every pattern. */
-async function rejectsWith(promise: Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof InputError, `expected an InputError, got ${String(err)}`);
-    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-    for (const p of patterns) assert.match(err.message, p);
-    return true;
-  });
-}
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'lens-'));
-}
 
 describe('model errors name the file and the problem', () => {
   before(async () => {

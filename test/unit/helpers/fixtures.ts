@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseNpy, toFloat32 } from '../../../src/engine/data/npy';
 
@@ -26,3 +27,8 @@ export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number
 
 /** Backends every engine test runs on: results must agree across them. */
 export const TEST_BACKENDS = ['cpu', 'wasm'] as const;
+
+/** A fresh temporary folder. */
+export function tempDir(prefix = 'lens-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
